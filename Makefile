@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format catalogs check-catalogs bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+catalogs: $(STAMP)
+	$(BIN)/python tools/catalog.py compile
+
+check-catalogs: $(STAMP)
+	$(BIN)/python tools/catalog.py check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot/core storage
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint catalogs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP) catalogs
+	$(BIN)/tenkepause demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/roster_import.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Channels: one package per platform, plus the port they all implement."""

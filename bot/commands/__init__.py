@@ -1,0 +1,1 @@
+"""Subcommands of the `tenkepause` command, one module per group."""
