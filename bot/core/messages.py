@@ -22,11 +22,30 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class TextRequest:
+    """Ask for free text: a modal or card input where the platform has one, a reply otherwise.
+
+    Submitting it comes back as an Interaction of kind SUBMIT (or TEXT for a reply) with
+    this `action` and `value`, the typed text, and `fields["visibility"]` when the
+    platform showed the `visibilities` choice.
+    """
+
+    label: str
+    action: str
+    value: str
+    submit_label: str = "OK"
+    initial_text: str = ""
+    visibilities: tuple[tuple[str, str], ...] = ()  # (value, label) pairs
+    default_visibility: str | None = None
+    max_length: int = 3000
+
+
+@dataclass(frozen=True, slots=True)
 class OutMessage:
     """A message to one person or one group chat.
 
-    `rows` are rows of buttons. `ask_text` asks for a free-text answer (a modal or
-    input where the platform has one, a reply otherwise). `context` holds small notes
+    `rows` are rows of buttons. `ask` asks for a free-text answer (a modal or input
+    where the platform has one, a reply otherwise). `context` holds small notes
     shown under the text (e.g. "anonymous"). `tag` names what the message is, for
     tests and metrics, never for rendering.
     """
@@ -34,7 +53,7 @@ class OutMessage:
     text: str
     locale: str = "nb"
     rows: tuple[tuple[Button, ...], ...] = ()
-    ask_text: str | None = None
+    ask: TextRequest | None = None
     context: tuple[str, ...] = ()
     title: str | None = None
     tag: str = "notice"
@@ -68,6 +87,10 @@ class Interaction:
     """One inbound act by a person on a platform, already verified and deduplicated.
 
     `reply_to` is the platform message reference the act responds to, if any.
+    `event_id` is the platform's id for deduplication (Slack event_id or action id,
+    Telegram update_id, Teams activity id). For BUTTON and SUBMIT, `action` and `value`
+    are already decoded and verified by `bot.core.button_codec`; a tampered one arrives
+    with action `TAMPERED`.
     """
 
     platform: str
@@ -81,4 +104,8 @@ class Interaction:
     reply_to: str | None = None
     chat: str | None = None
     is_group_chat: bool = False
+    event_id: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+TAMPERED = "tampered"
