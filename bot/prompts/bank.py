@@ -1,0 +1,424 @@
+"""Load the bank of reflection prompts and pulse items shipped as per-locale YAML files.
+
+Each file is read as a YAML node tree (not plain data) so that every problem can name
+the file and line it sits on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from bot.core.problems import InvalidInput, Problem
+from bot.core.vocabulary import PulseItemKind
+
+BANK_FOLDER = Path(__file__).resolve().parent
+# Bokmål is written first and carries the structure (themes, kinds, option keys);
+# English is required as the fallback; nynorsk may fall back to bokmål.
+STRUCTURE_LOCALE = "nb"
+REQUIRED_LOCALES = ("nb", "en")
+BANK_LOCALES = ("nb", "en", "nn")
+THEMES = ("listening", "engaging", "getting-things-done", "wellbeing")
+CHOICE_KINDS = frozenset({PulseItemKind.SINGLE.value, PulseItemKind.MULTI.value})
+KINDS = tuple(kind.value for kind in PulseItemKind)
+
+
+@dataclass(frozen=True)
+class BankPrompt:
+    """A reflection question with its deepening follow-up, keyed by locale."""
+
+    key: str
+    theme: str
+    text: Mapping[str, str]
+    follow_up: Mapping[str, str] | None
+
+
+@dataclass(frozen=True)
+class BankOption:
+    """One choice of a single- or multi-choice pulse item."""
+
+    key: str
+    text: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class BankPulseItem:
+    """A pulse question; `kind` is one of likert, scale, single, multi, text."""
+
+    key: str
+    kind: str
+    text: Mapping[str, str]
+    options: tuple[BankOption, ...]
+
+
+@dataclass(frozen=True)
+class PromptBank:
+    """Every reflection prompt and pulse item of the bank, with the theme keys in order."""
+
+    reflections: Mapping[str, BankPrompt]
+    pulse_items: Mapping[str, BankPulseItem]
+    themes: tuple[str, ...]
+    # Theme key -> locale -> display name, e.g. "listening" -> {"nb": "Lytte og forstå"}.
+    theme_titles: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+def localized(texts: Mapping[str, str], locale: str) -> str:
+    """Return the text for `locale`, else bokmål, else English, else the first one."""
+    for candidate in (locale, "nb", "en"):
+        text = texts.get(candidate)
+        if text:
+            return text
+    return next(iter(texts.values()), "")
+
+
+def load_bank(folder: Path | None = None) -> PromptBank:
+    """Return the validated bank from `folder` (cached when reading the shipped bank)."""
+    if folder is None:
+        return _shipped_bank()
+    return _read_bank(folder)
+
+
+@lru_cache(maxsize=1)
+def _shipped_bank() -> PromptBank:
+    return _read_bank(BANK_FOLDER)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    """Collect problems while walking YAML nodes, naming file:line:column for each."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def fail(self, path: Path, node: yaml.Node | None, what: str) -> None:
+        where = str(path)
+        if node is not None:
+            mark = node.start_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+        problem = Problem(where, what)
+        # A node may be walked once for structure and once for text; report it once.
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def compose(self, path: Path) -> yaml.MappingNode | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.problems.append(Problem(str(path), f"cannot read the file ({exc.strerror})"))
+            return None
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            self.problems.append(Problem(where, f"not valid YAML: {exc.problem}"))
+            return None
+        if not isinstance(root, yaml.MappingNode):
+            self.fail(path, root, "expected a mapping at the top of the file")
+            return None
+        return root
+
+    def mapping(self, path: Path, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
+        """Return the entries of a mapping node by key; report duplicates and non-mappings."""
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(path, node, f"expected a mapping of {what}")
+            return {}
+        entries: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str) or not key.strip():
+                self.fail(path, key_node, f"expected a text key in {what}")
+            elif key in entries:
+                self.fail(path, key_node, f"duplicate key {key!r} in {what}")
+            else:
+                entries[key] = value_node
+        return entries
+
+    def text(self, path: Path, node: yaml.Node, what: str) -> str | None:
+        """Return the non-empty text of a scalar node, or report why it is not one."""
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            self.fail(path, node, f"expected text for {what}")
+            return None
+        value = " ".join(str(node.value).split())
+        if not value:
+            self.fail(path, node, f"{what} is empty")
+            return None
+        return value
+
+
+@dataclass
+class _LocaleFile:
+    """The parsed sections of one locale's file, with the nodes kept for line numbers."""
+
+    path: Path
+    root: yaml.MappingNode
+    sections: dict[str, yaml.Node]
+
+
+def _read_bank(folder: Path) -> PromptBank:
+    reader = _Reader()
+    reflection_files = _read_locale_files(reader, folder, "reflections")
+    pulse_files = _read_locale_files(reader, folder, "pulse_items")
+    titles = _read_theme_titles(reader, reflection_files)
+    reflections = _read_reflections(reader, reflection_files)
+    pulse_items = _read_pulse_items(reader, pulse_files)
+    if reader.problems:
+        raise InvalidInput(reader.problems)
+    return PromptBank(
+        reflections=MappingProxyType(reflections),
+        pulse_items=MappingProxyType(pulse_items),
+        themes=THEMES,
+        theme_titles=MappingProxyType(titles),
+    )
+
+
+def _read_locale_files(reader: _Reader, folder: Path, stem: str) -> dict[str, _LocaleFile]:
+    files: dict[str, _LocaleFile] = {}
+    for locale in BANK_LOCALES:
+        path = folder / f"{stem}.{locale}.yaml"
+        if not path.exists():
+            if locale in REQUIRED_LOCALES:
+                reader.problems.append(Problem(str(path), "required bank file is missing"))
+            continue
+        root = reader.compose(path)
+        if root is not None:
+            sections = reader.mapping(path, root, "sections")
+            files[locale] = _LocaleFile(path, root, sections)
+    return files
+
+
+def _section(
+    reader: _Reader, file: _LocaleFile, name: str, *, required: bool
+) -> dict[str, yaml.Node]:
+    node = file.sections.get(name)
+    if node is None:
+        if required:
+            reader.fail(file.path, file.root, f"missing section {name!r}")
+        return {}
+    return reader.mapping(file.path, node, name)
+
+
+def _read_theme_titles(
+    reader: _Reader, files: Mapping[str, _LocaleFile]
+) -> dict[str, Mapping[str, str]]:
+    titles: dict[str, dict[str, str]] = {theme: {} for theme in THEMES}
+    for locale, file in files.items():
+        required = locale == STRUCTURE_LOCALE
+        entries = _section(reader, file, "themes", required=required)
+        for key, node in entries.items():
+            if key not in THEMES:
+                reader.fail(file.path, node, f"unknown theme {key!r}; expected one of {THEMES}")
+                continue
+            title = reader.text(file.path, node, f"the title of theme {key!r}")
+            if title is not None:
+                titles[key][locale] = title
+        if required:
+            for theme in THEMES:
+                if theme not in entries:
+                    reader.fail(file.path, file.root, f"missing the title of theme {theme!r}")
+    return {theme: MappingProxyType(texts) for theme, texts in titles.items()}
+
+
+def _read_reflections(reader: _Reader, files: Mapping[str, _LocaleFile]) -> dict[str, BankPrompt]:
+    structure = files.get(STRUCTURE_LOCALE)
+    if structure is None:
+        return {}
+    per_locale = {
+        locale: _section(reader, file, "prompts", required=True) for locale, file in files.items()
+    }
+    _check_same_keys(reader, files, per_locale, "prompts", "prompt")
+    prompts: dict[str, BankPrompt] = {}
+    for key, node in per_locale[STRUCTURE_LOCALE].items():
+        fields = reader.mapping(structure.path, node, f"prompt {key!r}")
+        theme = _read_theme(reader, structure.path, node, fields, key)
+        texts: dict[str, str] = {}
+        follow_ups: dict[str, str] = {}
+        for locale, entries in per_locale.items():
+            if key in entries:
+                path = files[locale].path
+                _read_prompt_texts(reader, path, entries[key], key, locale, texts, follow_ups)
+        if theme is not None:
+            prompts[key] = BankPrompt(
+                key=key,
+                theme=theme,
+                text=MappingProxyType(texts),
+                follow_up=MappingProxyType(follow_ups) if follow_ups else None,
+            )
+    return prompts
+
+
+def _read_theme(
+    reader: _Reader, path: Path, node: yaml.Node, fields: Mapping[str, yaml.Node], key: str
+) -> str | None:
+    theme_node = fields.get("theme")
+    if theme_node is None:
+        reader.fail(path, node, f"prompt {key!r} has no theme")
+        return None
+    theme = reader.text(path, theme_node, f"the theme of prompt {key!r}")
+    if theme is not None and theme not in THEMES:
+        reader.fail(path, theme_node, f"unknown theme {theme!r}; expected one of {THEMES}")
+        return None
+    return theme
+
+
+def _read_prompt_texts(
+    reader: _Reader,
+    path: Path,
+    node: yaml.Node,
+    key: str,
+    locale: str,
+    texts: dict[str, str],
+    follow_ups: dict[str, str],
+) -> None:
+    fields = _known_fields(reader, path, node, f"prompt {key!r}", {"theme", "text", "follow_up"})
+    text_node = fields.get("text")
+    if text_node is None:
+        reader.fail(path, node, f"prompt {key!r} has no text")
+    else:
+        text = reader.text(path, text_node, f"the text of prompt {key!r}")
+        if text is not None:
+            texts[locale] = text
+    follow_node = fields.get("follow_up")
+    if follow_node is not None:
+        follow_up = reader.text(path, follow_node, f"the follow-up of prompt {key!r}")
+        if follow_up is not None:
+            follow_ups[locale] = follow_up
+
+
+def _check_same_keys(
+    reader: _Reader,
+    files: Mapping[str, _LocaleFile],
+    per_locale: Mapping[str, Mapping[str, yaml.Node]],
+    section_name: str,
+    what: str,
+) -> None:
+    """Report keys missing from a required locale, and keys no bokmål entry defines."""
+    structure = per_locale.get(STRUCTURE_LOCALE, {})
+    for locale, entries in per_locale.items():
+        file = files[locale]
+        section = file.sections.get(section_name, file.root)
+        for key in structure:
+            if key not in entries and locale in REQUIRED_LOCALES:
+                reader.fail(file.path, section, f"missing {what} {key!r} (defined in bokmål)")
+        for key, node in entries.items():
+            if key not in structure:
+                reader.fail(file.path, node, f"{what} {key!r} is not in the bokmål file")
+
+
+def _read_pulse_items(
+    reader: _Reader, files: Mapping[str, _LocaleFile]
+) -> dict[str, BankPulseItem]:
+    structure = files.get(STRUCTURE_LOCALE)
+    if structure is None:
+        return {}
+    per_locale = {
+        locale: _section(reader, file, "items", required=True) for locale, file in files.items()
+    }
+    _check_same_keys(reader, files, per_locale, "items", "pulse item")
+    items: dict[str, BankPulseItem] = {}
+    for key, node in per_locale[STRUCTURE_LOCALE].items():
+        item = _read_pulse_item(reader, files, per_locale, key, node)
+        if item is not None:
+            items[key] = item
+    return items
+
+
+def _read_pulse_item(
+    reader: _Reader,
+    files: Mapping[str, _LocaleFile],
+    per_locale: Mapping[str, Mapping[str, yaml.Node]],
+    key: str,
+    node: yaml.Node,
+) -> BankPulseItem | None:
+    path = files[STRUCTURE_LOCALE].path
+    kind = _read_kind(reader, path, node, key)
+    texts: dict[str, str] = {}
+    options: dict[str, dict[str, str]] = {}
+    # Bokmål comes first in `per_locale`, so its option keys fix the order and the set.
+    for locale, entries in per_locale.items():
+        if key in entries:
+            _read_item_locale(reader, files[locale].path, entries[key], key, locale, texts, options)
+    if kind is None:
+        return None
+    if kind in CHOICE_KINDS and len(options) < 2:
+        reader.fail(path, node, f"{kind} item {key!r} needs at least two options")
+    if kind not in CHOICE_KINDS and options:
+        reader.fail(path, node, f"{kind} item {key!r} takes no options")
+    for option_key, option_texts in options.items():
+        for locale in REQUIRED_LOCALES:
+            if locale in per_locale and key in per_locale[locale] and locale not in option_texts:
+                where = per_locale[locale][key]
+                reader.fail(files[locale].path, where, f"{key!r} lacks option {option_key!r}")
+    return BankPulseItem(
+        key=key,
+        kind=kind,
+        text=MappingProxyType(texts),
+        options=tuple(
+            BankOption(option_key, MappingProxyType(option_texts))
+            for option_key, option_texts in options.items()
+        ),
+    )
+
+
+def _read_kind(reader: _Reader, path: Path, node: yaml.Node, key: str) -> str | None:
+    kind_node = reader.mapping(path, node, f"pulse item {key!r}").get("kind")
+    if kind_node is None:
+        reader.fail(path, node, f"pulse item {key!r} has no kind")
+        return None
+    kind = reader.text(path, kind_node, f"the kind of pulse item {key!r}")
+    if kind is not None and kind not in KINDS:
+        reader.fail(path, kind_node, f"unknown kind {kind!r}; expected one of {KINDS}")
+        return None
+    return kind
+
+
+def _read_item_locale(
+    reader: _Reader,
+    path: Path,
+    node: yaml.Node,
+    key: str,
+    locale: str,
+    texts: dict[str, str],
+    options: dict[str, dict[str, str]],
+) -> None:
+    fields = _known_fields(reader, path, node, f"pulse item {key!r}", {"kind", "text", "options"})
+    text_node = fields.get("text")
+    if text_node is None:
+        reader.fail(path, node, f"pulse item {key!r} has no text")
+    else:
+        text = reader.text(path, text_node, f"the text of pulse item {key!r}")
+        if text is not None:
+            texts[locale] = text
+    options_node = fields.get("options")
+    if options_node is None:
+        return
+    for option_key, option_node in reader.mapping(
+        path, options_node, f"options of {key!r}"
+    ).items():
+        if locale != STRUCTURE_LOCALE and option_key not in options:
+            reader.fail(path, option_node, f"option {option_key!r} of {key!r} is not in bokmål")
+            continue
+        option_text = reader.text(path, option_node, f"option {option_key!r} of {key!r}")
+        options.setdefault(option_key, {})
+        if option_text is not None:
+            options[option_key][locale] = option_text
+
+
+def _known_fields(
+    reader: _Reader, path: Path, node: yaml.Node, what: str, allowed: set[str]
+) -> dict[str, yaml.Node]:
+    """Return the fields of a mapping node, reporting any not in `allowed`."""
+    fields = reader.mapping(path, node, what)
+    for name, field_node in fields.items():
+        if name not in allowed:
+            reader.fail(path, field_node, f"unknown field {name!r} in {what}")
+    return fields
