@@ -98,6 +98,8 @@ class Answer(Timestamped, Base):
     text: Mapped[str] = mapped_column(Text)
     visibility: Mapped[str] = mapped_column(String(16))
     platform: Mapped[str] = mapped_column(String(16))
+    # The author's own message carrying the answer, so a platform edit can find it.
+    source_ref: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     edits: Mapped[int] = mapped_column(Integer, default=0)
 
 

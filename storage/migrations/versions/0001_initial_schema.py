@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:54:16.128128
+Create Date: 2026-11-28 23:57:13.130568
 """
 
 from collections.abc import Sequence
@@ -754,6 +754,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("visibility", sa.String(length=16), nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("source_ref", sa.String(length=256), nullable=True),
         sa.Column("edits", sa.Integer(), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
@@ -796,6 +797,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("answers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_answers_person_id"), ["person_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_answers_source_ref"), ["source_ref"], unique=False)
 
     op.create_table(
         "identities",
@@ -874,6 +876,7 @@ def downgrade() -> None:
     op.drop_table("answer_comments")
     op.drop_table("identities")
     with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_answers_source_ref"))
         batch_op.drop_index(batch_op.f("ix_answers_person_id"))
 
     op.drop_table("answers")

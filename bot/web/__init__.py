@@ -1,0 +1,1 @@
+"""The one HTTP server: platform webhooks, health, metrics, dashboard and web chat."""

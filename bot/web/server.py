@@ -1,0 +1,63 @@
+"""Build the Starlette app that `tenkepause run` serves."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.runtime import Runtime
+from storage.models import Delivery, SchedulerLease
+
+
+def _metrics_registry() -> object | None:
+    try:
+        from scheduler.metrics import REGISTRY
+    except ImportError:  # the dispatcher's metrics are optional in a bare runtime
+        return None
+    return REGISTRY
+
+
+async def _health(runtime: Runtime) -> dict[str, object]:
+    async with runtime.sessions() as session:
+        await session.execute(text("SELECT 1"))
+        pending = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+        )
+        leader = await session.scalar(select(SchedulerLease.holder).limit(1))
+    return {
+        "status": "ok",
+        "instance": runtime.instance,
+        "scheduler_leader": leader,
+        "outbox_pending": pending,
+        "channels": sorted(runtime.plugins),
+    }
+
+
+def build_app(runtime: Runtime, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """Return the app with health, metrics and every enabled platform's routes."""
+
+    async def healthz(request: Request) -> Response:
+        try:
+            return JSONResponse(await _health(runtime))
+        except Exception as error:  # a health check must answer, not raise
+            return JSONResponse({"status": "error", "error": type(error).__name__}, 503)
+
+    async def metrics(request: Request) -> Response:
+        registry = _metrics_registry()
+        body = generate_latest(registry) if registry is not None else b""  # type: ignore[arg-type]
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    for plugin in runtime.plugins.values():
+        routes.extend(plugin.routes())
+    routes.extend(extra_routes or [])
+    app = Starlette(routes=routes)
+    app.state.runtime = runtime
+    return app

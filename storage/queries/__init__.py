@@ -1,0 +1,1 @@
+"""Reusable queries that work on both SQLite and PostgreSQL."""
