@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:57:13.130568
+Create Date: 2026-11-28 23:58:13.819734
 """
 
 from collections.abc import Sequence
@@ -640,6 +640,7 @@ def upgrade() -> None:
         sa.Column("expires_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("throttles", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
         sa.Column("claimed_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("platform", sa.String(length=16), nullable=True),
