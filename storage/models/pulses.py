@@ -55,6 +55,8 @@ class PulseItem(Base):
     text: Mapped[dict[str, str]] = mapped_column(JSON)
     # For choice items: [{"key": "a", "text": {"nb": "...", "en": "..."}}, ...]
     options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # An item dropped from the programme file stops being asked but keeps its responses.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class PulseRound(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:58:13.819734
+Create Date: 2026-11-28 23:58:35.392774
 """
 
 from collections.abc import Sequence
@@ -288,6 +288,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("text", sa.JSON(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
             "kind IN ('likert', 'scale', 'single', 'multi', 'text')",
             name=op.f("ck_pulse_items_kind"),
