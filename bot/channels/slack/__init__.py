@@ -1,0 +1,1 @@
+"""Slack: Block Kit messages, modals, App Home and `/tenkepause`, over slack-bolt."""
