@@ -1,0 +1,425 @@
+"""Read a roster CSV into typed rows, and report every problem with its row and column.
+
+Row numbers count the header as row 1, so they match what a spreadsheet shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot.core.problems import Problem
+from bot.core.vocabulary import DEFAULT_LOCALE, Locale, Role
+
+COLUMNS = (
+    "email",
+    "name",
+    "role",
+    "unit",
+    "manager_email",
+    "cohort",
+    "group",
+    "locale",
+    "timezone",
+    "slack_id",
+    "telegram_username",
+)
+DEFAULT_TIMEZONE = "Europe/Oslo"
+MAX_NAME = 200
+MAX_UNIT = 200
+MAX_COHORT_OR_GROUP = 120
+SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+TELEGRAM_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
+
+Fail = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """One person as the roster describes them; `row` is the spreadsheet row number."""
+
+    row: int
+    email: str
+    name: str
+    role: Role
+    unit: str
+    manager_email: str | None
+    cohort: str | None
+    group: str | None
+    locale: Locale
+    timezone: str
+    slack_id: str | None
+    telegram_username: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownState:
+    """What the database already holds that a roster may refer to."""
+
+    emails: frozenset[str] = frozenset()
+    # Peer group name -> the name of its cohort (None when it has none yet).
+    group_cohorts: Mapping[str, str | None] = field(default_factory=dict)
+    # Slack user id -> email of the person whose identity it is.
+    slack_owners: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterReport:
+    """The rows that passed their own checks, and every problem found."""
+
+    rows: tuple[RosterRow, ...]
+    problems: tuple[Problem, ...]
+
+
+def where(source: str, row: int, column: str | None = None) -> str:
+    """Return a location like ``roster.csv row 7, column timezone``."""
+    return f"{source} row {row}" + (f", column {column}" if column else "")
+
+
+def decode_roster(data: bytes, source: str) -> tuple[str, list[Problem]]:
+    """Decode UTF-8 (with or without a BOM); on failure name the file, line and column."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        byte = data[error.start]
+        return "", [
+            Problem(
+                f"{source} line {line}, byte {column}",
+                f"the file is not UTF-8 text (found byte 0x{byte:02x}); "
+                "save it as 'CSV UTF-8' and try again",
+            )
+        ]
+
+
+def sniff_delimiter(text: str) -> str:
+    """Return ``;`` or ``,``: whichever the header line uses more."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def read_roster(text: str, source: str, known: KnownState | None = None) -> RosterReport:
+    """Parse and check a whole roster; return good rows and every problem found."""
+    known = known or KnownState()
+    records = _records(text, source)
+    header = next(records, None)
+    if header is None or isinstance(header[1], Problem) or not any(c.strip() for c in header[1]):
+        return RosterReport((), (Problem(where(source, 1), "the header row is missing"),))
+    positions, header_problems = _read_header(header[1], source)
+    if header_problems:
+        return RosterReport((), tuple(header_problems))
+    rows: list[RosterRow] = []
+    problems: list[tuple[int, Problem]] = []
+    first_row: dict[str, int] = {}
+    for number, cells in records:
+        if isinstance(cells, Problem):
+            problems.append((number, cells))
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        email, row, row_problems = _read_row(number, cells, positions, source)
+        problems.extend((number, p) for p in row_problems)
+        if email is not None and email in first_row:
+            duplicate = Problem(
+                where(source, number, "email"),
+                f"duplicate email {email}; first given in row {first_row[email]}",
+            )
+            problems.append((number, duplicate))
+            continue
+        if email is not None:
+            first_row[email] = number
+        if row is not None:
+            rows.append(row)
+    problems.extend(check_references(rows, source, known, frozenset(first_row)))
+    problems.sort(key=lambda found: found[0])
+    return RosterReport(tuple(rows), tuple(problem for _, problem in problems))
+
+
+def _records(text: str, source: str) -> Iterator[tuple[int, list[str] | Problem]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield number, Problem(where(source, number), f"cannot read this row: {error}")
+            return
+        yield number, cells
+
+
+def _read_header(cells: Sequence[str], source: str) -> tuple[dict[str, int], list[Problem]]:
+    positions: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, cell in enumerate(cells):
+        name = cell.strip().lower()
+        if not name:
+            continue
+        if name not in COLUMNS:
+            problems.append(
+                Problem(
+                    where(source, 1, name),
+                    f"unknown column; the columns are {','.join(COLUMNS)}",
+                )
+            )
+        elif name in positions:
+            problems.append(Problem(where(source, 1, name), "this column appears twice"))
+        else:
+            positions[name] = index
+    for name in COLUMNS:
+        if name not in positions:
+            problems.append(Problem(where(source, 1, name), "required column is missing"))
+    return positions, problems
+
+
+def _read_row(
+    number: int, cells: Sequence[str], positions: Mapping[str, int], source: str
+) -> tuple[str | None, RosterRow | None, list[Problem]]:
+    """Return the row's email (if valid), the row (if wholly valid) and its problems."""
+    problems: list[Problem] = []
+
+    def fail(column: str, what: str) -> None:
+        problems.append(Problem(where(source, number, column), what))
+
+    used = set(positions.values())
+    extra = [i for i, cell in enumerate(cells) if i not in used and cell.strip()]
+    if extra:
+        problems.append(
+            Problem(
+                where(source, number),
+                f"the row has {len(cells)} values but the header names {len(positions)} columns",
+            )
+        )
+    value = {
+        name: cells[index].strip() if index < len(cells) else ""
+        for name, index in positions.items()
+    }
+
+    email = _email(value["email"], "email", fail, required=True)
+    name = _bounded(value["name"], "name", MAX_NAME, fail, required=True)
+    role = _role(value["role"], fail)
+    unit = _bounded(value["unit"], "unit", MAX_UNIT, fail)
+    manager = _email(value["manager_email"], "manager_email", fail)
+    cohort = _bounded(value["cohort"], "cohort", MAX_COHORT_OR_GROUP, fail)
+    group = _bounded(value["group"], "group", MAX_COHORT_OR_GROUP, fail)
+    locale = _locale(value["locale"], fail)
+    timezone = _timezone(value["timezone"], fail)
+    slack_id = _slack_id(value["slack_id"], fail)
+    telegram = _telegram(value["telegram_username"], fail)
+
+    if role is Role.PARTICIPANT and not value["cohort"]:
+        fail("cohort", "a participant needs a cohort")
+    if group and not value["cohort"]:
+        fail("cohort", f"group {group!r} needs the cohort it belongs to")
+    if email and manager and email == manager:
+        fail("manager_email", "a person cannot be their own manager")
+
+    if problems or email is None or name is None or role is None:
+        return email, None, problems
+    if locale is None or timezone is None:
+        return email, None, problems
+    row = RosterRow(
+        row=number,
+        email=email,
+        name=name,
+        role=role,
+        unit=unit or "",
+        manager_email=manager,
+        cohort=cohort,
+        group=group,
+        locale=locale,
+        timezone=timezone,
+        slack_id=slack_id,
+        telegram_username=telegram,
+    )
+    return email, row, problems
+
+
+@lru_cache(maxsize=65536)
+def normalise_email(raw: str) -> tuple[str | None, str]:
+    """Return (lower-cased address, "") or (None, why it is not an email address)."""
+    try:
+        checked = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as error:
+        return None, str(error)
+    return checked.normalized.lower(), ""
+
+
+def _email(raw: str, column: str, fail: Fail, *, required: bool = False) -> str | None:
+    if not raw:
+        if required:
+            fail(column, "an email address is required")
+        return None
+    address, why = normalise_email(raw)
+    if address is None:
+        fail(column, f"{raw!r} is not a valid email address: {why}")
+    return address
+
+
+def _bounded(
+    raw: str, column: str, limit: int, fail: Fail, *, required: bool = False
+) -> str | None:
+    if not raw:
+        if required:
+            fail(column, f"{column} is required")
+        return None
+    if len(raw) > limit:
+        fail(column, f"too long: {len(raw)} characters, at most {limit}")
+        return None
+    return raw
+
+
+def _role(raw: str, fail: Fail) -> Role | None:
+    try:
+        return Role(raw.lower())
+    except ValueError:
+        shown = repr(raw) if raw else "empty"
+        fail("role", f"unknown role {shown}; expected participant, coach or admin")
+        return None
+
+
+def _locale(raw: str, fail: Fail) -> Locale | None:
+    if not raw:
+        return DEFAULT_LOCALE
+    try:
+        return Locale(raw.lower())
+    except ValueError:
+        fail("locale", f"unknown locale {raw!r}; expected nb, nn or en")
+        return None
+
+
+@lru_cache(maxsize=1024)
+def is_time_zone(name: str) -> bool:
+    """Tell whether `name` is an IANA time zone this system knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _timezone(raw: str, fail: Fail) -> str | None:
+    if not raw:
+        return DEFAULT_TIMEZONE
+    if not is_time_zone(raw):
+        fail("timezone", f"unknown time zone {raw!r}; use an IANA name such as Europe/Oslo")
+        return None
+    return raw
+
+
+def _slack_id(raw: str, fail: Fail) -> str | None:
+    if not raw:
+        return None
+    if not SLACK_ID.fullmatch(raw):
+        fail("slack_id", f"{raw!r} is not a Slack user id (like U024BE7LH)")
+        return None
+    return raw
+
+
+def _telegram(raw: str, fail: Fail) -> str | None:
+    username = raw.removeprefix("@")
+    if not username:
+        return None
+    if not TELEGRAM_USERNAME.fullmatch(username):
+        fail(
+            "telegram_username",
+            f"{raw!r} is not a Telegram username (5-32 letters, digits or _)",
+        )
+        return None
+    return username
+
+
+def check_references(
+    rows: Sequence[RosterRow], source: str, known: KnownState, in_file: frozenset[str]
+) -> list[tuple[int, Problem]]:
+    """Check what rows say about each other and the database: managers, groups, Slack ids."""
+    return [
+        *_check_managers(rows, source, known, in_file),
+        *_check_groups(rows, source, known),
+        *_check_slack_ids(rows, source, known),
+    ]
+
+
+def _check_managers(
+    rows: Sequence[RosterRow], source: str, known: KnownState, in_file: frozenset[str]
+) -> Iterator[tuple[int, Problem]]:
+    for row in rows:
+        manager = row.manager_email
+        if manager and manager not in in_file and manager not in known.emails:
+            yield (
+                row.row,
+                Problem(
+                    where(source, row.row, "manager_email"),
+                    f"unknown manager {manager}: not in this file nor in the database",
+                ),
+            )
+
+
+def _check_groups(
+    rows: Sequence[RosterRow], source: str, known: KnownState
+) -> Iterator[tuple[int, Problem]]:
+    first: dict[str, RosterRow] = {}
+    for row in rows:
+        if not row.group or not row.cohort:
+            continue
+        in_db = known.group_cohorts.get(row.group)
+        if in_db is not None and in_db != row.cohort:
+            yield (
+                row.row,
+                Problem(
+                    where(source, row.row, "group"),
+                    f"group {row.group!r} belongs to cohort {in_db!r} in the database, "
+                    f"not {row.cohort!r}",
+                ),
+            )
+            continue
+        earlier = first.setdefault(row.group, row)
+        if earlier.cohort != row.cohort:
+            yield (
+                row.row,
+                Problem(
+                    where(source, row.row, "group"),
+                    f"group {row.group!r} is in cohort {earlier.cohort!r} in row {earlier.row}, "
+                    f"not {row.cohort!r}",
+                ),
+            )
+
+
+def _check_slack_ids(
+    rows: Sequence[RosterRow], source: str, known: KnownState
+) -> Iterator[tuple[int, Problem]]:
+    first: dict[str, RosterRow] = {}
+    for row in rows:
+        if not row.slack_id:
+            continue
+        earlier = first.setdefault(row.slack_id, row)
+        if earlier.email != row.email:
+            yield (
+                row.row,
+                Problem(
+                    where(source, row.row, "slack_id"),
+                    f"Slack id {row.slack_id} is also given to {earlier.email} "
+                    f"in row {earlier.row}",
+                ),
+            )
+            continue
+        owner = known.slack_owners.get(row.slack_id)
+        if owner is not None and owner != row.email:
+            yield (
+                row.row,
+                Problem(
+                    where(source, row.row, "slack_id"),
+                    f"Slack id {row.slack_id} already belongs to {owner} in the database",
+                ),
+            )
