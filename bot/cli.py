@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import db
+from bot.commands import db, roster
 
 app = typer.Typer(
     name="tenkepause",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(roster.app, name="roster")
 
 
 def main() -> None:
