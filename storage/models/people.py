@@ -70,7 +70,7 @@ class Identity(Timestamped, Base):
     )
     awaiting_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
-    person: Mapped[Person] = relationship(back_populates="identities")
+    person: Mapped[Person] = relationship(back_populates="identities", lazy="joined")
 
 
 class Cohort(Timestamped, Base):

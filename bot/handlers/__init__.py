@@ -1,0 +1,1 @@
+"""Platform-neutral handlers: Interaction in, service calls, Replies out."""

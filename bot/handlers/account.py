@@ -1,0 +1,109 @@
+"""A leader's own commands: help, pause, resume, language, time zone, mine, stop."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.core import compose
+from bot.core.pause_dates import BadDate, parse_until
+from bot.handlers.context import Context, Reply
+from bot.services import answers, preferences
+from bot.services.prompt_views import pick_text
+from storage.models import Prompt
+
+
+def _arg(context: Context) -> str:
+    return " ".join(context.interaction.args).strip()
+
+
+async def show_help(context: Context) -> list[Reply]:
+    """List what a leader (and a coach) can do."""
+    _ = context._
+    lines = [
+        _("Tenkepause sends you short reflection questions and pulse surveys."),
+        _("Answer a question by replying to it, or with its Answer button."),
+        "",
+        _("/pause [date or 2w] - pause questions (a week if no date)"),
+        _("/resume - start again"),
+        _("/language nb|nn|en - change language"),
+        _("/timezone Europe/Oslo - change time zone"),
+        _("/mine - your last reflections"),
+        _("/stop - unlink this chat account"),
+    ]
+    if context.person is not None and context.person.role in ("coach", "admin"):
+        lines += [
+            "",
+            _("For coaches:"),
+            _("prompt GROUP [at HH:MM] TEXT - post a prompt to one of your peer groups"),
+            _("groups - your peer groups and their response rates"),
+            _("pulse - open pulse rounds and response rates"),
+            _("results - response rates of your cohorts"),
+        ]
+    return context.say("\n".join(lines), tag="help")
+
+
+async def pause(context: Context) -> list[Reply]:
+    """Pause prompts until a date."""
+    today = context.now.astimezone(ZoneInfo(context.me.timezone)).date()
+    try:
+        until = parse_until(_arg(context), today)
+    except BadDate:
+        return context.say(
+            context._(
+                "I could not read that date. Write for example /pause 2027-05-01, "
+                "/pause 1.5.2027 or /pause 2w."
+            )
+        )
+    preferences.pause(context.me, until)
+    text = context._("Paused. You will get no questions until after {date}.")
+    return context.say(text.format(date=until.isoformat()), tag="paused")
+
+
+async def resume(context: Context) -> list[Reply]:
+    """Resume prompts."""
+    preferences.resume(context.me)
+    return context.say(context._("Welcome back! Questions will come again."), tag="resumed")
+
+
+async def language(context: Context) -> list[Reply]:
+    """Change the person's language."""
+    code = _arg(context).lower()
+    if not preferences.set_language(context.me, code):
+        return context.say(context._("Choose one of: nb (bokmål), nn (nynorsk), en (English)."))
+    return context.say(context._("I will speak your language from now on."), tag="language")
+
+
+async def timezone(context: Context) -> list[Reply]:
+    """Change the person's time zone."""
+    name = _arg(context)
+    if not preferences.set_timezone(context.me, name):
+        text = context._("{zone} is not a time zone I know. Write for example Europe/Oslo.")
+        return context.say(text.format(zone=name or "?"))
+    text = context._("Your time zone is now {zone}.")
+    return context.say(text.format(zone=name), tag="timezone")
+
+
+async def mine(context: Context) -> list[Reply]:
+    """Show the person's last reflections (their own text, in their own chat)."""
+    entries = []
+    for answer in await answers.recent_answers(context.session, context.me.id, 5):
+        prompt = await context.session.get(Prompt, answer.prompt_id) if answer.prompt_id else None
+        question = pick_text(prompt.text if prompt else None, context.locale) or ""
+        excerpt = answer.text if len(answer.text) <= 200 else answer.text[:199] + "…"
+        entries.append(
+            (answer.created_at.date().isoformat(), f"{question}\n  → {excerpt}", answer.visibility)
+        )
+    return [Reply(compose.reflections_list(context.tr, context.locale, entries))]
+
+
+async def stop(context: Context) -> list[Reply]:
+    """Unlink this chat account from the person."""
+    assert context.identity is not None
+    await preferences.unlink(context.session, context.identity)
+    return context.say(
+        context._(
+            "This chat account is no longer linked. Your saved reflections are kept. "
+            "Ask your coordinator for a new invite to come back."
+        ),
+        tag="stopped",
+    )

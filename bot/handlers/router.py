@@ -1,0 +1,113 @@
+"""The one inbound dispatcher every channel calls.
+
+It deduplicates the platform's event id in the database, finds who is talking,
+checks what they may do, and hands the act to the handler registered for it, all in
+one transaction: a handler that fails leaves no trace, so a platform retry can try again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.core.messages import TAMPERED, Interaction, InteractionKind
+from bot.handlers.context import Context, Handler, Reply
+from bot.services.events import first_time
+from bot.services.identities import find_identity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A handler and who may reach it."""
+
+    handler: Handler
+    open: bool = False  # reachable by people we do not know yet
+    pending: bool = False  # reachable before consent is given
+    staff: bool = False  # coaches and admins only
+
+
+@dataclass
+class Router:
+    """Route interactions to handlers; see `bot.handlers.registry` for the table."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    commands: dict[str, Route] = field(default_factory=dict)
+    buttons: dict[str, Route] = field(default_factory=dict)
+    submits: dict[str, Route] = field(default_factory=dict)
+    text: Route | None = None
+    edit: Route | None = None
+
+    def command(self, name: str, handler: Handler, **access: bool) -> None:
+        """Register a command (e.g. `pause`, or `prompt` with staff=True)."""
+        self.commands[name] = Route(handler, **access)
+
+    def button(self, action: str, handler: Handler, **access: bool) -> None:
+        """Register a button action."""
+        self.buttons[action] = Route(handler, **access)
+
+    def submit(self, action: str, handler: Handler, **access: bool) -> None:
+        """Register a form submission action."""
+        self.submits[action] = Route(handler, **access)
+
+    async def handle(self, interaction: Interaction) -> list[Reply]:
+        """Handle one interaction; a duplicate event id returns no replies."""
+        async with self.sessions() as session, session.begin():
+            if interaction.event_id and not await first_time(
+                session, interaction.platform, interaction.event_id
+            ):
+                log.info("duplicate event ignored", extra={"platform": interaction.platform})
+                return []
+            return await self._dispatch(session, interaction)
+
+    def _route(self, interaction: Interaction) -> Route | None:
+        if interaction.kind is InteractionKind.COMMAND:
+            return self.commands.get(interaction.command) or self.commands.get("help")
+        if interaction.kind is InteractionKind.BUTTON:
+            return self.buttons.get(interaction.action)
+        if interaction.kind is InteractionKind.SUBMIT:
+            return self.submits.get(interaction.action)
+        if interaction.kind is InteractionKind.EDIT:
+            return self.edit
+        return self.text
+
+    async def _dispatch(self, session: AsyncSession, interaction: Interaction) -> list[Reply]:
+        identity = await find_identity(session, interaction.platform, interaction.external_user)
+        person = identity.person if identity is not None else None
+        context = Context(session, interaction, self.clock.now(), person, identity)
+        route = self._route(interaction)
+        if interaction.action == TAMPERED and interaction.kind is InteractionKind.BUTTON:
+            return context.say(context._("This button is no longer valid."), ephemeral=True)
+        if route is None:
+            return context.say(context._("Sorry, I did not understand that."), ephemeral=True)
+        refusal = self._refusal(context, route)
+        if refusal is not None:
+            return refusal
+        return await route.handler(context)
+
+    def _refusal(self, context: Context, route: Route) -> list[Reply] | None:
+        _ = context._
+        if route.open:
+            return None
+        if context.identity is None:
+            return context.say(
+                _(
+                    "Hello! You are not part of a leadership programme in Tenkepause yet. "
+                    "If you think you should be, please contact your programme coordinator."
+                ),
+                tag="unknown_user",
+            )
+        if context.identity.status == "pending" and not route.pending:
+            return context.say(_("Please accept the consent message first."), tag="consent")
+        if route.staff and context.me.role not in ("coach", "admin"):
+            return context.say(
+                _("That command is for coaches and programme administrators."),
+                tag="refused",
+                ephemeral=True,
+            )
+        return None

@@ -1,0 +1,1 @@
+"""Use cases: async functions that take a database session and inputs."""

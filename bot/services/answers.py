@@ -1,0 +1,169 @@
+"""Store reflection answers, only for deliveries that belong to the person answering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.compose import MAX_ANSWER_LENGTH
+from bot.core.vocabulary import Visibility
+from storage.models import Answer, Delivery, GroupMembership, Person
+
+ANSWERABLE_KINDS = ("prompt", "reminder", "follow_up", "group_prompt")
+
+
+class EmptyAnswer(ValueError):
+    """An answer with no text."""
+
+
+async def root_delivery(session: AsyncSession, delivery: Delivery) -> Delivery:
+    """Return the prompt a reminder or follow-up belongs to (or the delivery itself)."""
+    while delivery.parent_id is not None and delivery.kind in ("reminder", "follow_up"):
+        parent = await session.get(Delivery, delivery.parent_id)
+        if parent is None:
+            break
+        delivery = parent
+    return delivery
+
+
+async def answerable_delivery(
+    session: AsyncSession, delivery_id: int, person_id: int
+) -> Delivery | None:
+    """Return the delivery if this person may answer it: their own, or their group's."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None or delivery.kind not in ANSWERABLE_KINDS:
+        return None
+    if delivery.person_id == person_id:
+        return await root_delivery(session, delivery)
+    if delivery.person_id is None and delivery.group_id is not None:
+        member = await session.scalar(
+            select(GroupMembership.id).where(
+                GroupMembership.group_id == delivery.group_id,
+                GroupMembership.person_id == person_id,
+            )
+        )
+        return delivery if member is not None else None
+    return None
+
+
+async def delivery_by_ref(session: AsyncSession, platform: str, ref: str) -> Delivery | None:
+    """Find the delivery whose platform message this is."""
+    return await session.scalar(
+        select(Delivery).where(Delivery.platform == platform, Delivery.message_ref == ref)
+    )
+
+
+async def latest_open_delivery(
+    session: AsyncSession, person_id: int, now: datetime
+) -> Delivery | None:
+    """Return the newest prompt sent to this person that is still unanswered."""
+    candidates = await session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.person_id == person_id,
+            Delivery.kind.in_(("prompt", "reminder", "group_prompt")),
+            Delivery.status == "sent",
+        )
+        .order_by(Delivery.sent_at.desc())
+        .limit(5)
+    )
+    for candidate in candidates:
+        root = await root_delivery(session, candidate)
+        if root.answered_at is None and (root.expires_at is None or root.expires_at > now):
+            return root
+    return None
+
+
+def _visibility_for(delivery: Delivery, chosen: str | None, existing: Answer | None) -> str:
+    if delivery.group_id is not None and delivery.kind == "group_prompt":
+        return Visibility.GROUP.value
+    if chosen is not None:
+        return Visibility(chosen).value
+    if existing is not None:
+        return existing.visibility
+    return str(delivery.payload.get("visibility", Visibility.COACH.value))
+
+
+async def save_answer(
+    session: AsyncSession,
+    delivery: Delivery,
+    person: Person,
+    text: str,
+    *,
+    platform: str,
+    now: datetime,
+    stage: str = "main",
+    visibility: str | None = None,
+    source_ref: str | None = None,
+) -> Answer:
+    """Store or replace the person's answer to a delivery and reset their ignored streak.
+
+    Text longer than the limit is cut at the limit; an empty text is refused.
+    """
+    body = text.strip()
+    if not body:
+        raise EmptyAnswer("an answer needs some text")
+    body = body[:MAX_ANSWER_LENGTH]
+    answer = await session.scalar(
+        select(Answer).where(
+            Answer.delivery_id == delivery.id,
+            Answer.person_id == person.id,
+            Answer.stage == stage,
+        )
+    )
+    chosen = _visibility_for(delivery, visibility, answer)
+    if answer is None:
+        answer = Answer(
+            delivery_id=delivery.id,
+            person_id=person.id,
+            prompt_id=delivery.prompt_id,
+            group_id=delivery.group_id,
+            stage=stage,
+            text=body,
+            visibility=chosen,
+            platform=platform,
+            source_ref=source_ref,
+        )
+        session.add(answer)
+    else:
+        answer.text, answer.visibility, answer.edits = body, chosen, answer.edits + 1
+        answer.source_ref = source_ref or answer.source_ref
+    if stage == "main" and delivery.person_id == person.id and delivery.answered_at is None:
+        delivery.answered_at = now
+    person.ignored_in_a_row, person.needs_attention_since = 0, None
+    await session.flush()
+    return answer
+
+
+async def answer_by_source(session: AsyncSession, person_id: int, source_ref: str) -> Answer | None:
+    """Find the answer that a given message of the author carried."""
+    return await session.scalar(
+        select(Answer).where(Answer.person_id == person_id, Answer.source_ref == source_ref)
+    )
+
+
+async def set_visibility(
+    session: AsyncSession, answer_id: int, person_id: int, visibility: str
+) -> Answer | None:
+    """Change who can read an answer; only its author may, and group answers stay group."""
+    answer = await session.get(Answer, answer_id)
+    if answer is None or answer.person_id != person_id:
+        return None
+    delivery = await session.get(Delivery, answer.delivery_id)
+    if delivery is not None and delivery.kind == "group_prompt":
+        return answer
+    answer.visibility = Visibility(visibility).value
+    return answer
+
+
+async def recent_answers(session: AsyncSession, person_id: int, limit: int = 5) -> list[Answer]:
+    """Return the person's newest answers."""
+    rows = await session.scalars(
+        select(Answer)
+        .where(Answer.person_id == person_id)
+        .order_by(Answer.created_at.desc(), Answer.id.desc())
+        .limit(limit)
+    )
+    return list(rows)

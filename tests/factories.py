@@ -1,0 +1,113 @@
+"""Build realistic rows for tests, with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Cohort,
+    CohortMembership,
+    Delivery,
+    GroupMembership,
+    Identity,
+    PeerGroup,
+    Person,
+    Prompt,
+)
+
+_numbers = itertools.count(1)
+T0 = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
+
+
+async def person(session: AsyncSession, **values: Any) -> Person:
+    """Create a participant (override any column)."""
+    n = next(_numbers)
+    values.setdefault("email", f"leder{n}@kommune.example")
+    values.setdefault("name", f"Leder {n}")
+    row = Person(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def identity(
+    session: AsyncSession, who: Person, platform: str = "slack", **values: Any
+) -> Identity:
+    """Link a person to a platform account."""
+    values.setdefault("external_id", f"U{who.id:06d}")
+    values.setdefault("address", {"user": values["external_id"]})
+    row = Identity(person_id=who.id, platform=platform, **values)
+    session.add(row)
+    await session.flush()
+    await session.refresh(row, ["person"])
+    return row
+
+
+async def cohort_with_group(
+    session: AsyncSession, cohort: str = "kull-1", group: str = "kull-1-gruppe-1"
+) -> tuple[Cohort, PeerGroup]:
+    """Create a cohort and one peer group in it."""
+    row = Cohort(name=cohort)
+    session.add(row)
+    await session.flush()
+    peer_group = PeerGroup(name=group, cohort_id=row.id)
+    session.add(peer_group)
+    await session.flush()
+    return row, peer_group
+
+
+async def join(
+    session: AsyncSession, who: Person, cohort: Cohort, group: PeerGroup | None = None
+) -> None:
+    """Put a person in a cohort (with their role) and optionally a group."""
+    session.add(CohortMembership(cohort_id=cohort.id, person_id=who.id, role=who.role))
+    if group is not None:
+        session.add(GroupMembership(group_id=group.id, person_id=who.id))
+    await session.flush()
+
+
+async def prompt(session: AsyncSession, key: str | None = None, **values: Any) -> Prompt:
+    """Create a reflection prompt with bokmål and English text and a follow-up."""
+    values.setdefault("text", {"nb": "Beskriv en konkret situasjon.", "en": "Describe a case."})
+    values.setdefault("follow_up", {"nb": "Hva ville du gjort annerledes?", "en": "What next?"})
+    row = Prompt(key=key or f"test-{next(_numbers)}", **values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def sent_delivery(
+    session: AsyncSession,
+    who: Person | None,
+    about: Prompt,
+    *,
+    platform: str = "slack",
+    kind: str = "prompt",
+    message_ref: str | None = None,
+    sent_at: datetime = T0,
+    **values: Any,
+) -> Delivery:
+    """Create a prompt delivery that has already been sent."""
+    n = next(_numbers)
+    row = Delivery(
+        key=f"test:{n}",
+        kind=kind,
+        person_id=who.id if who else None,
+        prompt_id=about.id,
+        status="sent",
+        due_at=sent_at,
+        next_attempt_at=sent_at,
+        sent_at=sent_at,
+        expires_at=sent_at + timedelta(days=7),
+        platform=platform,
+        message_ref=message_ref or f"D{n}:{n}.0001",
+        payload=values.pop("payload", {"visibility": "coach"}),
+        **values,
+    )
+    session.add(row)
+    await session.flush()
+    return row
