@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import db, roster
+from bot.commands import db, programme, roster, serve
 
 app = typer.Typer(
     name="tenkepause",
@@ -13,7 +13,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.command("run")(serve.run_command)
 app.add_typer(roster.app, name="roster")
+app.add_typer(programme.app, name="programme")
 
 
 def main() -> None:
