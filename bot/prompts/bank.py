@@ -98,9 +98,13 @@ class _Reader:
     """Collect problems while walking YAML nodes, naming file:line:column for each."""
 
     problems: list[Problem] = field(default_factory=list)
+    # id(value node) -> its key node, so a problem with a whole entry points at the entry's key.
+    key_of: dict[int, yaml.Node] = field(default_factory=dict)
 
     def fail(self, path: Path, node: yaml.Node | None, what: str) -> None:
         where = str(path)
+        if isinstance(node, yaml.CollectionNode):
+            node = self.key_of.get(id(node), node)
         if node is not None:
             mark = node.start_mark
             where = f"{path}:{mark.line + 1}:{mark.column + 1}"
@@ -141,6 +145,7 @@ class _Reader:
                 self.fail(path, key_node, f"duplicate key {key!r} in {what}")
             else:
                 entries[key] = value_node
+                self.key_of[id(value_node)] = key_node
         return entries
 
     def text(self, path: Path, node: yaml.Node, what: str) -> str | None:
@@ -224,7 +229,8 @@ def _read_theme_titles(
         if required:
             for theme in THEMES:
                 if theme not in entries:
-                    reader.fail(file.path, file.root, f"missing the title of theme {theme!r}")
+                    where = file.sections.get("themes", file.root)
+                    reader.fail(file.path, where, f"missing the title of theme {theme!r}")
     return {theme: MappingProxyType(texts) for theme, texts in titles.items()}
 
 
@@ -238,22 +244,40 @@ def _read_reflections(reader: _Reader, files: Mapping[str, _LocaleFile]) -> dict
     _check_same_keys(reader, files, per_locale, "prompts", "prompt")
     prompts: dict[str, BankPrompt] = {}
     for key, node in per_locale[STRUCTURE_LOCALE].items():
-        fields = reader.mapping(structure.path, node, f"prompt {key!r}")
-        theme = _read_theme(reader, structure.path, node, fields, key)
-        texts: dict[str, str] = {}
-        follow_ups: dict[str, str] = {}
-        for locale, entries in per_locale.items():
-            if key in entries:
-                path = files[locale].path
-                _read_prompt_texts(reader, path, entries[key], key, locale, texts, follow_ups)
-        if theme is not None:
-            prompts[key] = BankPrompt(
-                key=key,
-                theme=theme,
-                text=MappingProxyType(texts),
-                follow_up=MappingProxyType(follow_ups) if follow_ups else None,
-            )
+        prompt = _read_prompt(reader, files, per_locale, key, node)
+        if prompt is not None:
+            prompts[key] = prompt
     return prompts
+
+
+def _read_prompt(
+    reader: _Reader,
+    files: Mapping[str, _LocaleFile],
+    per_locale: Mapping[str, Mapping[str, yaml.Node]],
+    key: str,
+    node: yaml.Node,
+) -> BankPrompt | None:
+    path = files[STRUCTURE_LOCALE].path
+    theme = _read_theme(reader, path, node, reader.mapping(path, node, f"prompt {key!r}"), key)
+    texts: dict[str, str] = {}
+    follow_ups: dict[str, str] = {}
+    for locale, entries in per_locale.items():
+        if key in entries:
+            locale_path = files[locale].path
+            _read_prompt_texts(reader, locale_path, entries[key], key, locale, texts, follow_ups)
+    for locale in REQUIRED_LOCALES:
+        entry = per_locale.get(locale, {}).get(key)
+        # A follow-up in any locale needs one in every required locale, or some leaders miss it.
+        if follow_ups and locale not in follow_ups and entry is not None:
+            reader.fail(files[locale].path, entry, f"prompt {key!r} has no follow_up")
+    if theme is None:
+        return None
+    return BankPrompt(
+        key=key,
+        theme=theme,
+        text=MappingProxyType(texts),
+        follow_up=MappingProxyType(follow_ups) if follow_ups else None,
+    )
 
 
 def _read_theme(
@@ -306,12 +330,17 @@ def _check_same_keys(
     for locale, entries in per_locale.items():
         file = files[locale]
         section = file.sections.get(section_name, file.root)
-        for key in structure:
+        for key, defined in structure.items():
             if key not in entries and locale in REQUIRED_LOCALES:
-                reader.fail(file.path, section, f"missing {what} {key!r} (defined in bokmål)")
+                origin = f"{files[STRUCTURE_LOCALE].path.name}:{_line_of(reader, defined)}"
+                reader.fail(file.path, section, f"missing {what} {key!r} (defined at {origin})")
         for key, node in entries.items():
             if key not in structure:
                 reader.fail(file.path, node, f"{what} {key!r} is not in the bokmål file")
+
+
+def _line_of(reader: _Reader, node: yaml.Node) -> int:
+    return reader.key_of.get(id(node), node).start_mark.line + 1
 
 
 def _read_pulse_items(
@@ -405,7 +434,8 @@ def _read_item_locale(
         path, options_node, f"options of {key!r}"
     ).items():
         if locale != STRUCTURE_LOCALE and option_key not in options:
-            reader.fail(path, option_node, f"option {option_key!r} of {key!r} is not in bokmål")
+            where = reader.key_of.get(id(option_node), option_node)
+            reader.fail(path, where, f"option {option_key!r} of {key!r} is not in bokmål")
             continue
         option_text = reader.text(path, option_node, f"option {option_key!r} of {key!r}")
         options.setdefault(option_key, {})
@@ -420,5 +450,6 @@ def _known_fields(
     fields = reader.mapping(path, node, what)
     for name, field_node in fields.items():
         if name not in allowed:
-            reader.fail(path, field_node, f"unknown field {name!r} in {what}")
+            key_node = reader.key_of.get(id(field_node), field_node)
+            reader.fail(path, key_node, f"unknown field {name!r} in {what}")
     return fields
