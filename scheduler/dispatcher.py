@@ -1,0 +1,542 @@
+"""The outbox dispatcher: claim due deliveries, send each through its channel, record the result.
+
+Crash safety rests on three rules (see docs/delivery.md):
+- a row is claimed atomically before it is sent (PostgreSQL ``FOR UPDATE SKIP LOCKED``,
+  a conditional UPDATE on SQLite), and a claim older than `claim_timeout` goes back to
+  pending, so rows held by a dead instance are sent by another;
+- a send task keeps its concurrency slot until its result is committed, so after a
+  SIGKILL at most `concurrency` rows were sent but not recorded (the only duplicates);
+- a row whose claim is half way to timing out is put back instead of sent, so a live
+  instance never races a reclaim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+import aiohttp
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.port import Channel, PermanentFailure, RateLimited, TemporaryFailure
+from bot.clock import Clock, SystemClock
+from bot.core.messages import OutMessage
+from scheduler import metrics
+from scheduler.rate_limits import RateLimiter
+from scheduler.retry_policy import RetryPolicy
+from storage.models import Delivery, GroupChat, Identity, Person
+
+log = logging.getLogger("tenkepause.dispatcher")
+
+# Fallback order when a person has no usable preferred platform.
+PLATFORM_ORDER = ("slack", "teams", "telegram", "webchat")
+NO_CHANNEL = "no reachable channel"
+DELIVERIES = cast(Table, Delivery.__table__)
+IDENTITIES = cast(Table, Identity.__table__)
+ERROR_LENGTH = 500
+
+
+class Renderer(Protocol):
+    """Turn an outbox row into the message to send (bot/services/render.py has the real one)."""
+
+    async def render(self, session: AsyncSession, delivery: Delivery) -> OutMessage:
+        """Return the message for `delivery`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one delivery goes."""
+
+    platform: str
+    address: dict[str, Any]
+    identity_id: int | None
+    group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed delivery; one UPDATE of its row."""
+
+    delivery_id: int
+    kind: str
+    status: str
+    next_attempt_at: datetime
+    attempts: int
+    throttles: int
+    platform: str | None = None
+    message_ref: str | None = None
+    sent_at: datetime | None = None
+    error: str | None = None
+    reason: str | None = None  # metric label for failures and retries
+    unreachable: int | None = None  # identity to mark unreachable
+
+    def params(self) -> dict[str, Any]:
+        """Return the bind parameters of the row update."""
+        return {
+            "b_id": self.delivery_id,
+            "b_status": self.status,
+            "b_next": self.next_attempt_at,
+            "b_attempts": self.attempts,
+            "b_throttles": self.throttles,
+            "b_platform": self.platform,
+            "b_ref": self.message_ref,
+            "b_sent_at": self.sent_at,
+            "b_error": None if self.error is None else self.error[:ERROR_LENGTH],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery ready to send."""
+
+    base: Outcome  # the row as claimed, for building its outcome
+    route: Route
+    message: OutMessage
+    claimed_mono: float
+
+
+class Journal:
+    """Write outcomes in group commits; `record` returns once its outcome is committed."""
+
+    def __init__(self, write: Callable[[list[Outcome]], Awaitable[None]]) -> None:
+        self._write = write
+        self._queue: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+
+    async def record(self, outcome: Outcome) -> None:
+        """Queue `outcome` and wait until it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, future))
+        self._wakeup.set()
+        await future
+
+    async def run(self) -> None:
+        """Commit whatever has queued up, until cancelled."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._queue = self._queue, []
+            if not batch:
+                continue
+            try:
+                await self._write([outcome for outcome, _ in batch])
+            except Exception as error:
+                for _, future in batch:
+                    future.set_exception(error)
+            else:
+                for _, future in batch:
+                    future.set_result(None)
+
+
+@dataclass
+class Dispatcher:
+    """Drain the outbox: claim, route, render, rate-limit, send and record."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    channels: Mapping[str, Channel]
+    renderer: Renderer
+    clock: Clock = field(default_factory=SystemClock)
+    instance: str = "dispatcher"
+    batch: int = 50
+    concurrency: int = 16
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    claim_timeout: float = 300.0
+    send_timeout: float = 60.0
+    poll_interval: float = 1.0
+    depth_interval: float = 1.0
+    monotonic: Callable[[], float] = time.monotonic
+    _depth_refreshed: float = field(default=float("-inf"), init=False)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop` is set, pausing `poll_interval` whenever nothing is due."""
+        await self.recover()
+        while not stop.is_set():
+            try:
+                count = await self.run_once()
+            except Exception as error:  # a database hiccup must not end the loop
+                log.error("dispatch round failed", extra={"error": type(error).__name__})
+                count = 0
+            await self._maybe_refresh_depth(force=count == 0)
+            if count == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it and record every result; return how many rows were claimed."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        claimed_mono = self.monotonic()
+        jobs = await self._prepare([delivery_id for delivery_id, _ in claimed], claimed_mono)
+        if jobs:
+            await self._send_all(jobs)
+        return len(claimed)
+
+    async def recover(self) -> int:
+        """Put back rows an earlier process of this same instance name left claimed."""
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                _release()
+                .where(Delivery.status == "claimed", Delivery.claimed_by == self.instance)
+                .execution_options(synchronize_session=False)
+            )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning("released own stale claims", extra={"count": count})
+        return count
+
+    async def outstanding(self) -> int:
+        """Return how many rows are pending or claimed (due or not)."""
+        async with self.sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status.in_(("pending", "claimed")))
+            )
+        return int(count or 0)
+
+    async def refresh_depth(self) -> int:
+        """Set the outbox depth gauge from the database and return it."""
+        async with self.sessions() as session:
+            count = int(
+                await session.scalar(
+                    select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                )
+                or 0
+            )
+        metrics.OUTBOX_DEPTH.set(count)
+        self._depth_refreshed = self.monotonic()
+        return count
+
+    async def _maybe_refresh_depth(self, force: bool) -> None:
+        if force or self.monotonic() - self._depth_refreshed >= self.depth_interval:
+            with contextlib.suppress(Exception):
+                await self.refresh_depth()
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def _claim(self) -> list[tuple[int, datetime]]:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            await self._release_stale(session, now)
+            due = (
+                select(Delivery.id)
+                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(self.batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                # Lock first, then update by id: as an IN-subquery PostgreSQL may run the
+                # locking SELECT more than once and claim more than `batch` rows.
+                ids = list(await session.scalars(due.with_for_update(skip_locked=True)))
+                if not ids:
+                    return []
+                chosen: Any = ids
+            else:
+                chosen = due.scalar_subquery()
+            # The repeated status test is what makes SQLite's UPDATE a conditional claim.
+            claim = (
+                update(Delivery)
+                .where(Delivery.id.in_(chosen), Delivery.status == "pending")
+                .values(status="claimed", claimed_by=self.instance, claimed_at=now)
+                .returning(Delivery.id, Delivery.next_attempt_at)
+                .execution_options(synchronize_session=False)
+            )
+            rows = [(row[0], row[1]) for row in (await session.execute(claim)).all()]
+        for _, due_at in rows:
+            metrics.CLAIM_LATENCY.observe(max(0.0, (now - due_at).total_seconds()))
+        return rows
+
+    async def _release_stale(self, session: AsyncSession, now: datetime) -> None:
+        cutoff = now - timedelta(seconds=self.claim_timeout)
+        result = await session.execute(
+            _release()
+            .where(Delivery.status == "claimed", Delivery.claimed_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning("returned stale claims to pending", extra={"count": count})
+
+    # -- routing and rendering --------------------------------------------------------------
+
+    async def _prepare(self, ids: Sequence[int], claimed_mono: float) -> list[Job]:
+        now = self.clock.now()
+        jobs: list[Job] = []
+        finished: list[Outcome] = []
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()
+            people = await _people(session, {r.person_id for r in rows if r.person_id})
+            chats = await _group_chats(session, {r.group_id for r in rows if r.person_id is None})
+            for row in sorted(rows, key=lambda r: r.id):
+                base = _base(row)
+                if row.expires_at is not None and row.expires_at < now:
+                    finished.append(replace(base, status="expired"))
+                    continue
+                route = self._route(row, people, chats)
+                if route is None:
+                    finished.append(replace(base, status="failed", error=NO_CHANNEL))
+                    continue
+                try:
+                    message = await self.renderer.render(session, row)
+                except Exception as error:
+                    # Only the type: an exception's text could quote the message.
+                    reason = f"render error: {type(error).__name__}"
+                    finished.append(replace(base, status="failed", error=reason, reason="render"))
+                    continue
+                jobs.append(Job(base, route, message, claimed_mono))
+        if finished:
+            await self._write(finished)
+        return jobs
+
+    def _route(
+        self,
+        row: Delivery,
+        people: Mapping[int, Person],
+        chats: Mapping[int, list[GroupChat]],
+    ) -> Route | None:
+        if row.person_id is None:
+            by_platform = {c.platform: c for c in chats.get(row.group_id or -1, [])}
+            for platform in PLATFORM_ORDER:
+                chat = by_platform.get(platform)
+                if chat is not None and platform in self.channels:
+                    return Route(platform, dict(chat.address), None, group=True)
+            return None
+        person = people.get(row.person_id)
+        if person is None:
+            return None
+        usable = {
+            i.platform: i
+            for i in person.identities
+            if i.status == "active" and i.platform in self.channels
+        }
+        preferred = person.preferred_platform
+        order = ((preferred,) if preferred else ()) + PLATFORM_ORDER
+        for platform in order:
+            identity = usable.get(platform)
+            if identity is not None:
+                return Route(platform, dict(identity.address), identity.id, group=False)
+        return None
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send_all(self, jobs: Sequence[Job]) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+        journal = Journal(self._write)
+        writer = asyncio.create_task(journal.run())
+
+        async def one(job: Job) -> None:
+            # The slot is held until the outcome is committed: this bounds crash duplicates.
+            async with slots:
+                await journal.record(await self._send(job))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for job in jobs:
+                    group.create_task(one(job))
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    def _claim_running_out(self, job: Job) -> bool:
+        return self.monotonic() - job.claimed_mono > self.claim_timeout / 2
+
+    async def _send(self, job: Job) -> Outcome:
+        route, base = job.route, job.base
+        if self._claim_running_out(job):
+            return base
+        await self.limiter.acquire(route.platform, route.address, route.group)
+        if self._claim_running_out(job):
+            return base
+        channel = self.channels[route.platform]
+        try:
+            ref = await asyncio.wait_for(
+                channel.send(route.address, job.message), self.send_timeout
+            )
+        except RateLimited as error:
+            return self._throttled(job, error.retry_after)
+        except PermanentFailure as error:
+            return replace(
+                base,
+                status="failed",
+                attempts=base.attempts + 1,
+                platform=route.platform,
+                error=error.reason,
+                reason="permanent",
+                unreachable=route.identity_id,
+            )
+        except TimeoutError:
+            # Ambiguous: the platform may have accepted it. Retried anyway (docs/delivery.md).
+            return self._backoff(job, "timeout", "timeout")
+        except (TemporaryFailure, aiohttp.ClientError, OSError) as error:
+            return self._backoff(job, "temporary", f"temporary: {type(error).__name__}")
+        except Exception as error:  # a channel bug: retry with backoff, bounded by attempts
+            return self._backoff(job, "temporary", f"unexpected: {type(error).__name__}")
+        return replace(
+            base,
+            status="sent",
+            attempts=base.attempts + 1,
+            platform=route.platform,
+            message_ref=ref,
+            sent_at=self.clock.now(),
+            error=None,
+        )
+
+    def _throttled(self, job: Job, retry_after: float) -> Outcome:
+        base, route = job.base, job.route
+        wait = self.retry.retry_after(retry_after)
+        self.limiter.hold_off(route.platform, route.address, wait, route.group)
+        throttles = base.throttles + 1
+        if self.retry.throttled_out(throttles):
+            return replace(
+                base,
+                status="failed",
+                throttles=throttles,
+                platform=route.platform,
+                error=f"rate limited {throttles} times",
+                reason="throttled",
+            )
+        return replace(
+            base,
+            status="pending",
+            throttles=throttles,
+            next_attempt_at=self.clock.now() + timedelta(seconds=wait),
+            platform=route.platform,
+            reason="rate_limited",
+        )
+
+    def _backoff(self, job: Job, reason: str, error: str) -> Outcome:
+        base, route = job.base, job.route
+        attempts = base.attempts + 1
+        if self.retry.gives_up(attempts):
+            return replace(
+                base,
+                status="failed",
+                attempts=attempts,
+                platform=route.platform,
+                error=f"gave up after {attempts} attempts; last {error}",
+                reason="attempts",
+            )
+        wait = self.retry.backoff(attempts)
+        return replace(
+            base,
+            status="pending",
+            attempts=attempts,
+            next_attempt_at=self.clock.now() + timedelta(seconds=wait),
+            platform=route.platform,
+            error=error,
+            reason=reason,
+        )
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _write(self, outcomes: list[Outcome]) -> None:
+        table = DELIVERIES
+        rows = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.status == "claimed",
+                table.c.claimed_by == self.instance,
+            )
+            .values(
+                status=bindparam("b_status"),
+                next_attempt_at=bindparam("b_next"),
+                attempts=bindparam("b_attempts"),
+                throttles=bindparam("b_throttles"),
+                platform=bindparam("b_platform"),
+                message_ref=bindparam("b_ref"),
+                sent_at=bindparam("b_sent_at"),
+                error=bindparam("b_error"),
+                claimed_by=None,
+                claimed_at=None,
+            )
+        )
+        unreachable = [
+            {"b_id": o.unreachable, "b_reason": (o.error or "")[:200]}
+            for o in outcomes
+            if o.unreachable is not None
+        ]
+        identities = IDENTITIES
+        async with self.sessions() as session, session.begin():
+            await session.execute(rows, [o.params() for o in outcomes])
+            if unreachable:
+                await session.execute(
+                    update(identities)
+                    .where(identities.c.id == bindparam("b_id"))
+                    .values(status="unreachable", status_reason=bindparam("b_reason")),
+                    unreachable,
+                )
+        for outcome in outcomes:
+            _observe(outcome)
+
+
+def _release() -> Any:
+    return update(Delivery).values(status="pending", claimed_by=None, claimed_at=None)
+
+
+def _base(row: Delivery) -> Outcome:
+    """Return an outcome that leaves `row` as it was, but pending and unclaimed."""
+    return Outcome(
+        delivery_id=row.id,
+        kind=row.kind,
+        status="pending",
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        throttles=row.throttles,
+        platform=row.platform,
+        error=row.error,
+    )
+
+
+async def _people(session: AsyncSession, ids: set[int]) -> dict[int, Person]:
+    if not ids:
+        return {}
+    people = await session.scalars(select(Person).where(Person.id.in_(ids)))
+    return {person.id: person for person in people}
+
+
+async def _group_chats(session: AsyncSession, ids: set[int | None]) -> dict[int, list[GroupChat]]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    chats: dict[int, list[GroupChat]] = {}
+    for chat in await session.scalars(select(GroupChat).where(GroupChat.group_id.in_(wanted))):
+        chats.setdefault(chat.group_id, []).append(chat)
+    return chats
+
+
+def _observe(outcome: Outcome) -> None:
+    """Count and log one recorded outcome; never with message text."""
+    platform = outcome.platform or "none"
+    fields = {
+        "delivery_id": outcome.delivery_id,
+        "kind": outcome.kind,
+        "platform": platform,
+        "status": outcome.status,
+    }
+    if outcome.status == "sent":
+        metrics.SENT.labels(platform).inc()
+        log.debug("delivery sent", extra=fields)
+    elif outcome.status == "expired":
+        metrics.EXPIRED.inc()
+        log.info("delivery expired", extra=fields)
+    elif outcome.status == "failed":
+        reason = outcome.reason or "no_channel"
+        metrics.FAILED.labels(platform, reason).inc()
+        log.warning("delivery failed", extra={**fields, "reason": reason, "error": outcome.error})
+    elif outcome.reason is not None:
+        metrics.RETRIED.labels(platform, outcome.reason).inc()
+        log.info("delivery retried", extra={**fields, "reason": outcome.reason})
