@@ -1,0 +1,343 @@
+"""Join by invite link: one-time codes, `/start <code>`, consent; and `/link <code>` for groups.
+
+Only a SHA-256 hash of each code is stored. An invite links nothing until its person
+accepts the consent message; the code is spent only then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.port import SendError
+from bot.channels.telegram.channel import PLATFORM, TelegramChannel
+from bot.clock import Clock
+from bot.core.messages import Button, OutMessage
+from bot.i18n import N_, gettext_for
+from bot.services.events import first_time
+from storage.models import AuditEntry, GroupChat, Identity, OneTimeCode, PeerGroup, Person
+
+log = logging.getLogger(__name__)
+
+INVITE = "telegram_invite"
+GROUP_LINK = "telegram_group_link"
+CONSENT = "tgc"  # button action of the consent message
+INVITE_DAYS = 14
+GROUP_LINK_DAYS = 7
+STAFF = ("coach", "admin")
+
+
+def new_code() -> str:
+    """Return an unguessable code that is safe in a t.me deep link ([A-Za-z0-9_-], 22 chars)."""
+    return secrets.token_urlsafe(16)
+
+
+def hash_code(code: str) -> str:
+    """Return the stored form of a code."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    """Return the deep link that starts the bot with the code."""
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+@dataclass(frozen=True)
+class Invite:
+    """One person's fresh invite."""
+
+    person: Person
+    code: str
+    expires_at: datetime
+
+
+async def create_invites(
+    session: AsyncSession, people: Sequence[Person], now: datetime, days: int = INVITE_DAYS
+) -> list[Invite]:
+    """Create one invite code per person; the caller commits."""
+    expires = now + timedelta(days=days)
+    invites = [Invite(person, new_code(), expires) for person in people]
+    session.add_all(
+        OneTimeCode(
+            code_hash=hash_code(invite.code),
+            purpose=INVITE,
+            person_id=invite.person.id,
+            created_at=now,
+            expires_at=expires,
+        )
+        for invite in invites
+    )
+    await session.flush()
+    return invites
+
+
+async def create_group_link_code(
+    session: AsyncSession, group: PeerGroup, now: datetime, days: int = GROUP_LINK_DAYS
+) -> str:
+    """Create a code that links one Telegram group chat to `group`; the caller commits."""
+    code = new_code()
+    session.add(
+        OneTimeCode(
+            code_hash=hash_code(code),
+            purpose=GROUP_LINK,
+            group_id=group.id,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+    )
+    await session.flush()
+    return code
+
+
+def _locale(person: Person | None, language_code: str | None) -> str:
+    if person is not None:
+        return person.locale
+    code = (language_code or "").lower()
+    return "en" if code.startswith("en") else "nn" if code.startswith("nn") else "nb"
+
+
+@dataclass
+class Onboarding:
+    """Handle invite codes, consent and group links inside one transaction each."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    secret: str
+
+    async def _code(self, session: AsyncSession, code: str, purpose: str) -> OneTimeCode | None:
+        return await session.scalar(
+            select(OneTimeCode).where(
+                OneTimeCode.code_hash == hash_code(code), OneTimeCode.purpose == purpose
+            )
+        )
+
+    def _refusal(self, row: OneTimeCode | None, now: datetime, locale: str) -> str | None:
+        """Return why a code cannot be used, or None if it can."""
+        _ = gettext_for(locale).gettext
+        if row is None:
+            return _("This link is not valid. Please ask your programme coordinator for a new one.")
+        if row.used_at is not None:
+            return _(
+                "This link has already been used. "
+                "Please ask your programme coordinator for a new one."
+            )
+        if row.expires_at <= now:
+            return _("This link has expired. Please ask your programme coordinator for a new one.")
+        return None
+
+    async def start(
+        self, event_id: str, *, user_id: int, chat_id: int, code: str, language_code: str | None
+    ) -> OutMessage | None:
+        """Handle `/start <code>`: check the code, create a pending link, ask for consent."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            if not await first_time(session, PLATFORM, event_id):
+                return None
+            row = await self._code(session, code, INVITE)
+            person = await session.get(Person, row.person_id) if row and row.person_id else None
+            locale = _locale(person, language_code)
+            refusal = self._refusal(row, now, locale)
+            if refusal is not None or row is None or person is None:
+                log.info("invite refused", extra={"known_code": row is not None})
+                return OutMessage(text=refusal or "", locale=locale, tag="invite_refused")
+            problem = await self._pending_identity(session, person, user_id, chat_id)
+            if problem is not None:
+                return OutMessage(text=gettext_for(locale).gettext(problem), locale=locale)
+            return self._consent_message(person, row.id)
+
+    async def _pending_identity(
+        self, session: AsyncSession, person: Person, user_id: int, chat_id: int
+    ) -> str | None:
+        """Create or move the person's Telegram identity to this account, pending consent."""
+        external_id = str(user_id)
+        taken = await session.scalar(
+            select(Identity).where(
+                Identity.platform == PLATFORM, Identity.external_id == external_id
+            )
+        )
+        if taken is not None and taken.person_id != person.id:
+            return N_("This Telegram account is already linked to someone else in Tenkepause.")
+        if taken is not None and taken.status == "active":
+            return N_(
+                "This Telegram account is already linked to you. Write /help to see what I can do."
+            )
+        own = await session.scalar(
+            select(Identity).where(Identity.person_id == person.id, Identity.platform == PLATFORM)
+        )
+        if own is None:
+            own = Identity(person_id=person.id, platform=PLATFORM, external_id=external_id)
+            session.add(own)
+        own.external_id, own.address = external_id, {"chat_id": chat_id}
+        own.status, own.status_reason, own.consent_at = "pending", None, None
+        await session.flush()
+        return None
+
+    def _consent_message(self, person: Person, code_id: int) -> OutMessage:
+        _ = gettext_for(person.locale).gettext
+        text = _(
+            "Welcome to Tenkepause, {name}!\n\n"
+            "Before we start: Tenkepause stores your name, your Telegram user id and the "
+            "answers you give here. For each reflection you choose who can read it: only you, "
+            "your coach, or your peer group. Anonymous pulse surveys are stored without your "
+            "name. You can unlink at any time with /stop.\n\n"
+            "Do you accept?"
+        ).format(name=person.name)
+        buttons = (
+            Button(_("Accept"), CONSENT, f"{code_id}.yes", style="primary"),
+            Button(_("Decline"), CONSENT, f"{code_id}.no", style="danger"),
+        )
+        return OutMessage(text=text, locale=person.locale, rows=(buttons,), tag="consent")
+
+    async def consent(
+        self,
+        event_id: str,
+        *,
+        user_id: int,
+        value: str,
+        message_ref: str | None,
+        channel: TelegramChannel,
+    ) -> str | None:
+        """Handle Accept or Decline; return the short notice for the callback answer."""
+        now = self.clock.now()
+        code_id, _sep, choice = value.partition(".")
+        async with self.sessions() as session, session.begin():
+            if not await first_time(session, PLATFORM, event_id):
+                return None
+            row = await session.get(OneTimeCode, int(code_id)) if code_id.isdigit() else None
+            identity = await session.scalar(
+                select(Identity).where(
+                    Identity.platform == PLATFORM, Identity.external_id == str(user_id)
+                )
+            )
+            person = await session.get(Person, identity.person_id) if identity else None
+            locale = _locale(person, None)
+            _ = gettext_for(locale).gettext
+            if (
+                row is None
+                or identity is None
+                or identity.status != "pending"
+                or row.purpose != INVITE
+                or row.person_id != identity.person_id
+            ):
+                return _("This button is no longer valid. Nothing was changed.")
+            address = dict(identity.address)
+            refusal = self._refusal(row, now, locale)
+            if refusal is not None:
+                await session.delete(identity)
+                result, notice = refusal, refusal
+            elif choice == "yes":
+                identity.status, identity.consent_at, row.used_at = "active", now, now
+                session.add(
+                    AuditEntry(
+                        actor_id=identity.person_id,
+                        action="identity.consent",
+                        subject=f"telegram:{identity.id}",
+                    )
+                )
+                result = _(
+                    "Thank you! Your Telegram account is now linked. Reflection prompts and "
+                    "pulse questions will arrive here. Write /help to see what I can do."
+                )
+                notice = _("Linked.")
+            else:
+                await session.delete(identity)
+                result = _(
+                    "Nothing was linked and nothing about you was stored from Telegram. "
+                    "You can open the invite link again if you change your mind."
+                )
+                notice = _("Nothing was linked.")
+        await self._show(channel, message_ref, address, OutMessage(result, locale))
+        return notice
+
+    @staticmethod
+    async def _show(
+        channel: TelegramChannel, ref: str | None, address: dict[str, object], message: OutMessage
+    ) -> None:
+        """Put the outcome in place of the consent message (or send it if that fails)."""
+        try:
+            if ref is not None:
+                await channel.update(ref, message)
+                return
+        except (SendError, ValueError) as error:
+            log.info("consent message not edited", extra={"error": type(error).__name__})
+        try:
+            await channel.send(address, message)
+        except SendError as error:
+            log.warning("consent outcome not sent", extra={"error": type(error).__name__})
+
+    async def link_group(
+        self,
+        event_id: str,
+        *,
+        user_id: int,
+        chat_id: int,
+        is_group: bool,
+        code: str,
+        language_code: str | None,
+    ) -> OutMessage | None:
+        """Handle `/link <code>` in a group chat: a coach links it to a peer group."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            if not await first_time(session, PLATFORM, event_id):
+                return None
+            identity = await session.scalar(
+                select(Identity).where(
+                    Identity.platform == PLATFORM, Identity.external_id == str(user_id)
+                )
+            )
+            person = await session.get(Person, identity.person_id) if identity else None
+            locale = _locale(person, language_code)
+            _ = gettext_for(locale).gettext
+
+            def say(text: str) -> OutMessage:
+                return OutMessage(text=text, locale=locale, tag="group_link")
+
+            if not is_group:
+                return say(_("Write /link with your code in the group chat you want to link."))
+            if identity is None or person is None or identity.status != "active":
+                return say(
+                    _("Only a linked coach can link this chat. Open your invite link first.")
+                )
+            if person.role not in STAFF:
+                return say(_("Only a coach can link a group chat to a peer group."))
+            row = await self._code(session, code, GROUP_LINK) if code else None
+            refusal = self._refusal(row, now, locale)
+            if refusal is not None or row is None or row.group_id is None:
+                return say(refusal or "")
+            group = await session.get(PeerGroup, row.group_id)
+            assert group is not None
+            chat = await session.scalar(
+                select(GroupChat).where(
+                    GroupChat.platform == PLATFORM, GroupChat.external_id == str(chat_id)
+                )
+            )
+            if chat is None:
+                chat = GroupChat(platform=PLATFORM, external_id=str(chat_id))
+                session.add(chat)
+            chat.group_id, chat.address, chat.linked_by_id = (
+                group.id,
+                {"chat_id": chat_id},
+                person.id,
+            )
+            row.used_at = now
+            session.add(
+                AuditEntry(
+                    actor_id=person.id,
+                    action="group_chat.link",
+                    subject=f"group:{group.name}",
+                    detail={"platform": PLATFORM},
+                )
+            )
+            return say(
+                _(
+                    "This chat is now linked to the peer group {group}. Group prompts will be "
+                    "posted here, and answers given here are visible to the group and its coach."
+                ).format(group=group.title or group.name)
+            )
