@@ -26,8 +26,10 @@ BackgroundService = Callable[[Runtime, asyncio.Event], Awaitable[None]]
 
 
 def enabled_plugins(runtime: Runtime) -> dict[str, ChannelPlugin]:
-    """Build a plugin for every platform that has its settings."""
-    plugins: dict[str, ChannelPlugin] = {}
+    """Build a plugin for every platform that has its settings; the web chat is always on."""
+    from bot.channels.webchat.plugin import build_plugin as webchat
+
+    plugins: dict[str, ChannelPlugin] = {"webchat": webchat(runtime)}
     settings = runtime.settings
     if settings.slack_enabled:
         from bot.channels.slack.plugin import build_plugin as slack
@@ -97,7 +99,9 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
         )
         log.info(
             "serving",
-            extra={"url": f"http://{settings.http_host}:{settings.http_port}",
-                   "channels": sorted(runtime.plugins)},
+            extra={
+                "url": f"http://{settings.http_host}:{settings.http_port}",
+                "channels": sorted(runtime.plugins),
+            },
         )
         await uvicorn.Server(config).serve()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import db, programme, roster, serve
+from bot.commands import chat_link, db, demo, invite, programme, roster, serve
 
 app = typer.Typer(
     name="tenkepause",
@@ -14,8 +14,11 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.command("run")(serve.run_command)
+app.command("demo")(demo.demo_command)
+app.command("chat-link")(chat_link.chat_link_command)
 app.add_typer(roster.app, name="roster")
 app.add_typer(programme.app, name="programme")
+app.add_typer(invite.app, name="invite")
 
 
 def main() -> None:

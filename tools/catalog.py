@@ -34,6 +34,7 @@ METHOD_MAP = [
     ("bot/**.py", "python"),
     ("scheduler/**.py", "python"),
     ("bot/web/templates/**.html", "jinja2"),
+    ("bot/channels/webchat/templates/**.html", "jinja2"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 

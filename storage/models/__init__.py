@@ -16,6 +16,7 @@ from storage.models.people import (
 )
 from storage.models.programme import Audience, Campaign, CampaignPrompt, Occurrence, Prompt
 from storage.models.pulses import PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models.webchat import WebChatMessage
 
 __all__ = [
     "Answer",
@@ -48,5 +49,6 @@ __all__ = [
     "PulseRound",
     "PulseSurvey",
     "SchedulerLease",
+    "WebChatMessage",
     "utcnow",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:58:35.392774
+Create Date: 2026-11-29 00:00:54.611945
 """
 
 from collections.abc import Sequence
@@ -325,6 +325,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pulse_rounds")),
         sa.UniqueConstraint("survey_id", "number", name=op.f("uq_pulse_rounds_survey_id_number")),
     )
+    op.create_table(
+        "webchat_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("sender", sa.String(length=8), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_webchat_messages_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webchat_messages")),
+    )
+    with op.batch_alter_table("webchat_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webchat_messages_person_id"), ["person_id"], unique=False
+        )
+
     op.create_table(
         "audiences",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -920,6 +941,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audiences_owner_id"))
 
     op.drop_table("audiences")
+    with op.batch_alter_table("webchat_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webchat_messages_person_id"))
+
+    op.drop_table("webchat_messages")
     op.drop_table("pulse_rounds")
     op.drop_table("pulse_items")
     op.drop_table("peer_rounds")

@@ -1,0 +1,41 @@
+"""A real runtime with the web chat plugin, served over ASGI in the test's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import enabled_plugins
+from bot.clock import FrozenClock
+from bot.handlers.registry import build_router
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web.server import build_app
+from tests import factories
+
+
+@dataclass
+class ChatWorld:
+    """The runtime and an HTTP client that talks to it."""
+
+    runtime: Runtime
+    client: httpx.AsyncClient
+    clock: FrozenClock
+
+
+@pytest.fixture
+async def chat_world(
+    db_url: str, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[ChatWorld]:
+    settings = Settings(TENKEPAUSE_DATABASE_URL=db_url, TENKEPAUSE_SECRET_KEY="test-secret")
+    clock = FrozenClock(factories.T0)
+    runtime = Runtime(settings, engine, sessions, clock)
+    runtime.router = build_router(sessions, clock)
+    runtime.plugins = enabled_plugins(runtime)
+    transport = httpx.ASGITransport(app=build_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield ChatWorld(runtime, client, clock)
