@@ -35,8 +35,8 @@ def mondays(skip_holidays: bool, start: date = date(2027, 1, 4)) -> ScheduleSpec
     )
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_mondays_0830_oslo_across_the_march_2027_dst_change() -> None:

@@ -1,0 +1,82 @@
+"""Who a campaign, survey or peer series reaches, and who coaches whom."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Audience, CohortMembership, GroupMembership, PeerGroup, Person
+
+
+async def audience_people(session: AsyncSession, owner_kind: str, owner_id: int) -> list[Person]:
+    """Return the participants an owner's audiences reach, each once, ordered by id.
+
+    A cohort audience reaches its members with the participant role; a peer-group
+    audience reaches the group's members who are participants.
+    """
+    audiences = (
+        await session.scalars(
+            select(Audience).where(Audience.owner_kind == owner_kind, Audience.owner_id == owner_id)
+        )
+    ).all()
+    cohort_ids = {a.cohort_id for a in audiences if a.cohort_id is not None}
+    group_ids = {a.group_id for a in audiences if a.group_id is not None}
+    person_ids: set[int] = set()
+    if cohort_ids:
+        person_ids.update(
+            await session.scalars(
+                select(CohortMembership.person_id).where(
+                    CohortMembership.cohort_id.in_(cohort_ids),
+                    CohortMembership.role == "participant",
+                )
+            )
+        )
+    if group_ids:
+        person_ids.update(
+            await session.scalars(
+                select(GroupMembership.person_id)
+                .join(Person, Person.id == GroupMembership.person_id)
+                .where(GroupMembership.group_id.in_(group_ids), Person.role == "participant")
+            )
+        )
+    if not person_ids:
+        return []
+    people = await session.scalars(
+        select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)
+    )
+    return list(people.all())
+
+
+async def coach_ids_of(session: AsyncSession, person_id: int) -> list[int]:
+    """Return the coaches of every cohort the person is in, directly or via a peer group."""
+    direct = select(CohortMembership.cohort_id).where(
+        CohortMembership.person_id == person_id, CohortMembership.role != "coach"
+    )
+    via_group = (
+        select(PeerGroup.cohort_id)
+        .join(GroupMembership, GroupMembership.group_id == PeerGroup.id)
+        .where(GroupMembership.person_id == person_id, PeerGroup.cohort_id.is_not(None))
+    )
+    cohort_ids = set(await session.scalars(direct)) | set(await session.scalars(via_group))
+    if not cohort_ids:
+        return []
+    coaches = await session.scalars(
+        select(CohortMembership.person_id)
+        .where(
+            CohortMembership.cohort_id.in_(cohort_ids),
+            CohortMembership.role == "coach",
+            CohortMembership.person_id != person_id,
+        )
+        .distinct()
+        .order_by(CohortMembership.person_id)
+    )
+    return list(coaches.all())
+
+
+async def reset_ignored(session: AsyncSession, person_id: int) -> None:
+    """Clear a person's ignored-prompt streak and attention flag (call when they answer)."""
+    await session.execute(
+        update(Person)
+        .where(Person.id == person_id)
+        .values(ignored_in_a_row=0, needs_attention_since=None)
+    )
