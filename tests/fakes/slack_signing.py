@@ -68,7 +68,7 @@ def payload_body(payload: dict[str, Any]) -> str:
 
 
 def command_body(
-    command: str, text: str, *, user: str, channel: str, team: str = "T0000001"
+    command: str, text: str, *, user: str, channel: str, trigger_id: str, team: str = "T0000001"
 ) -> str:
     """Return the form body of a slash command."""
     return urlencode(
@@ -81,6 +81,6 @@ def command_body(
             "text": text,
             "api_app_id": "A0000001",
             "response_url": "https://hooks.slack.test/commands/1",
-            "trigger_id": f"{int(time.time())}.1.trigger",
+            "trigger_id": trigger_id,
         }
     )

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -36,7 +37,9 @@ T = TypeVar("T")
 
 def make_client(token: str, api_url: str, *, rate_limit_retries: int = 1) -> AsyncWebClient:
     """Return a Web API client on `api_url` that waits out a 429 `rate_limit_retries` times."""
-    handlers = [AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)]
+    handlers: list[AsyncRetryHandler] = [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)
+    ]
     return AsyncWebClient(token=token, base_url=api_url, retry_handlers=handlers)
 
 
@@ -141,13 +144,19 @@ class SlackChannel:
             )
         )
 
-    async def post_ephemeral(self, channel: str, user: str, message: OutMessage) -> None:
-        """Show `message` to `user` only, in `channel`."""
-        await call(
-            lambda: self.client.chat_postEphemeral(
-                channel=channel, user=user, text=fallback_text(message), blocks=self.blocks(message)
-            )
-        )
+    async def post_ephemeral(
+        self, channel: str, user: str, message: OutMessage, thread_ts: str | None = None
+    ) -> None:
+        """Show `message` to `user` only, in `channel` (and thread)."""
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "user": user,
+            "text": fallback_text(message),
+            "blocks": self.blocks(message),
+        }
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        await call(lambda: self.client.chat_postEphemeral(**kwargs))
 
     async def open_group(self, addresses: Sequence[Address]) -> Address | None:
         """Open one group DM with everyone in `addresses` and return its address."""

@@ -1,0 +1,335 @@
+"""Issue 4's must-show scenarios: the real bolt AsyncApp, signed requests, the fake Web API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from bot.channels.slack.app import SlackInbound
+from bot.channels.slack.blocks import ANSWER_ACTION
+from bot.channels.slack.channel import SlackChannel
+from bot.channels.slack.linking import SlackLinker
+from bot.clock import FrozenClock
+from bot.handlers.registry import build_router
+from bot.services.render import OutboxRenderer
+from scheduler.dispatcher import Dispatcher
+from scheduler.tick import tick
+from storage.models import Answer, Delivery, Identity, Occurrence, ProcessedEvent
+from tests.fakes.slack_api import FakeSlackApi
+from tests.slack.conftest import SIGNING_SECRET
+from tests.slack.world import (
+    AFTER_FIRING,
+    COACH,
+    LEADERS,
+    QUESTION,
+    SlackClient,
+    World,
+    block_text,
+    build_world,
+    buttons,
+)
+
+
+@dataclass
+class Harness:
+    """Everything one scenario drives."""
+
+    api: FakeSlackApi
+    channel: SlackChannel
+    inbound: SlackInbound
+    slack: SlackClient
+    sessions: async_sessionmaker[AsyncSession]
+    clock: FrozenClock
+
+    async def deliver_occurrence(self) -> None:
+        """Run the scheduler tick and the outbox dispatcher once at the frozen time."""
+        await tick(self.sessions, self.clock)
+        dispatcher = Dispatcher(
+            self.sessions, {"slack": self.channel}, OutboxRenderer(), self.clock
+        )
+        await dispatcher.run_once()
+
+    async def prompt_for(self, user: str) -> tuple[str, list[dict[str, object]]]:
+        """Return the message ref and blocks of the prompt the fake holds for `user`."""
+        async with self.sessions() as session:
+            ref = await session.scalar(
+                select(Delivery.message_ref)
+                .join(Identity, Identity.person_id == Delivery.person_id)
+                .where(Identity.external_id == user, Delivery.kind == "prompt")
+            )
+        assert ref is not None
+        channel, ts = ref.split(":", 1)
+        return ref, self.api.messages[(channel, ts)]["blocks"]
+
+    async def count(self, model: type[object]) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    async def answers(self) -> list[Answer]:
+        async with self.sessions() as session:
+            return list(await session.scalars(select(Answer).order_by(Answer.id)))
+
+
+@pytest.fixture
+async def harness(
+    sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi, slack_channel: SlackChannel
+) -> AsyncIterator[Harness]:
+    clock = FrozenClock(AFTER_FIRING)
+    router = build_router(sessions, clock)
+    inbound = SlackInbound(
+        channel=slack_channel,
+        signing_secret=SIGNING_SECRET,
+        handle=router.handle,
+        linker=SlackLinker(sessions, slack_channel),
+    )
+    app = Starlette(routes=inbound.routes())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
+        yield Harness(
+            slack_api, slack_channel, inbound, SlackClient(http, SIGNING_SECRET), sessions, clock
+        )
+        await inbound.drain()
+
+
+@pytest.fixture
+async def world(harness: Harness) -> World:
+    return await build_world(harness.sessions, harness.api)
+
+
+async def test_a_scheduled_occurrence_reaches_three_leaders_in_their_languages(
+    harness: Harness, world: World
+) -> None:
+    await harness.deliver_occurrence()
+
+    posts = harness.api.calls_to("chat.postMessage")
+    assert len(posts) == 3
+    assert await harness.count(Occurrence) == 1
+    answer_label = {"nb": "Svar", "nn": "Svar", "en": "Answer"}
+    for user, locale in LEADERS:
+        ref, blocks = await harness.prompt_for(user)
+        assert ref.startswith(f"D{user[1:]}:")
+        assert [b["type"] for b in blocks] == ["header", "section", "context", "actions"]
+        assert blocks[1]["text"]["text"] == QUESTION[locale]  # type: ignore[index]
+        (answer,) = buttons(blocks)  # type: ignore[arg-type]
+        assert answer["action_id"] == ANSWER_ACTION
+        assert answer["text"]["text"] == answer_label[locale]
+    header = {user: (await harness.prompt_for(user))[1][0] for user, _ in LEADERS}
+    assert header["U1"]["text"]["text"] != header["U3"]["text"]["text"]  # type: ignore[index]
+
+
+async def test_answer_modal_submit_stores_the_answer_with_the_chosen_visibility(
+    harness: Harness, world: World
+) -> None:
+    await harness.deliver_occurrence()
+    ref, blocks = await harness.prompt_for("U3")
+    (answer_button,) = buttons(blocks)  # type: ignore[arg-type]
+
+    response = await harness.slack.interact(harness.slack.click("U3", ref, answer_button))
+    assert response.status_code == 200
+    await harness.inbound.drain()
+
+    (opened,) = harness.api.calls_to("views.open")
+    view = harness.api.views[next(iter(harness.api.views))]
+    radio = view["blocks"][1]["element"]
+    assert radio["initial_option"]["value"] == "coach"  # the campaign's default
+    assert [o["value"] for o in radio["options"]] == ["private", "coach", "group"]
+    assert opened["trigger_id"]
+
+    values = {
+        "answer": {"text": {"type": "plain_text_input", "value": "I listened more."}},
+        "visibility": {
+            "choice": {"type": "radio_buttons", "selected_option": {"value": "private"}}
+        },
+    }
+    response = await harness.slack.interact(harness.slack.submission("U3", view, values))
+    assert response.status_code == 200
+    await harness.inbound.drain()
+
+    (answer,) = await harness.answers()
+    assert (answer.text, answer.visibility, answer.person_id) == (
+        "I listened more.",
+        "private",
+        world.people["U3"],
+    )
+    (update,) = harness.api.calls_to("chat.update")
+    assert f"{update['channel']}:{update['ts']}" == ref
+    assert "Answered" in block_text(update["blocks"])
+    assert "Only me" in block_text(update["blocks"])
+
+
+async def test_a_thread_reply_stores_an_answer(harness: Harness, world: World) -> None:
+    await harness.deliver_occurrence()
+    ref, _ = await harness.prompt_for("U1")
+    channel, ts = ref.split(":", 1)
+
+    event = {
+        "type": "message",
+        "channel": channel,
+        "channel_type": "im",
+        "user": "U1",
+        "text": "Jeg delegerte mer.",
+        "ts": "1800000000.000100",
+        "thread_ts": ts,
+    }
+    response = await harness.slack.event(event)
+    assert response.status_code == 200
+    await harness.inbound.drain()
+
+    (answer,) = await harness.answers()
+    assert (answer.text, answer.person_id, answer.visibility) == (
+        "Jeg delegerte mer.",
+        world.people["U1"],
+        "coach",
+    )
+    assert [u["ts"] for u in harness.api.calls_to("chat.update")] == [ts]
+
+
+async def test_the_same_event_delivered_three_times_stores_once(
+    harness: Harness, world: World
+) -> None:
+    await harness.deliver_occurrence()
+    ref, _ = await harness.prompt_for("U2")
+    channel, ts = ref.split(":", 1)
+    event = {
+        "type": "message",
+        "channel": channel,
+        "channel_type": "im",
+        "user": "U2",
+        "text": "Eg spurde meir.",
+        "ts": "1800000000.000200",
+        "thread_ts": ts,
+    }
+    for retry in (None, 1, 2):
+        response = await harness.slack.event(event, event_id="EvSAME", retry_num=retry)
+        assert response.status_code == 200
+        await harness.inbound.drain()
+
+    assert len(await harness.answers()) == 1
+    assert len(harness.api.calls_to("chat.update")) == 1
+    async with harness.sessions() as session:
+        ids = list(await session.scalars(select(ProcessedEvent.event_id)))
+    assert ids.count("EvSAME") == 1
+
+
+async def test_forged_signature_and_stale_timestamp_get_401(harness: Harness, world: World) -> None:
+    event = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "x"}
+    forged = await harness.slack.event(event, signing_secret="not-the-secret")
+    stale = await harness.slack.event(event, timestamp=int(time.time()) - 5 * 60 - 5)
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    await harness.inbound.drain()
+    assert await harness.count(ProcessedEvent) == 0
+    assert harness.api.calls_to("chat.postMessage") == []
+
+
+async def test_a_button_naming_someone_elses_delivery_stores_nothing(
+    harness: Harness, world: World
+) -> None:
+    await harness.deliver_occurrence()
+    _, blocks_u1 = await harness.prompt_for("U1")
+    (answer_button,) = buttons(blocks_u1)  # type: ignore[arg-type]
+    # U2 replays U1's genuinely signed button from U2's own DM.
+    ref_u2, _ = await harness.prompt_for("U2")
+    await harness.slack.interact(harness.slack.click("U2", ref_u2, answer_button))
+    await harness.inbound.drain()
+    view = harness.api.views[next(iter(harness.api.views))]
+    values = {"answer": {"text": {"type": "plain_text_input", "value": "Not mine to answer."}}}
+    await harness.slack.interact(harness.slack.submission("U2", view, values))
+    await harness.inbound.drain()
+
+    assert await harness.answers() == []
+    assert harness.api.calls_to("chat.update") == []
+    refusals = harness.api.calls_to("chat.postEphemeral")
+    assert [r["user"] for r in refusals] == ["U2"]
+
+
+async def test_a_tampered_button_value_gets_an_error_and_changes_nothing(
+    harness: Harness, world: World
+) -> None:
+    await harness.deliver_occurrence()
+    ref, blocks = await harness.prompt_for("U1")
+    (answer_button,) = buttons(blocks)  # type: ignore[arg-type]
+    spec = json.loads(answer_button["value"])
+    action, value, signature = spec["d"].split(":")
+    spec["d"] = f"{action}:{int(value) + 1}:{signature}"
+    forged = {**answer_button, "value": json.dumps(spec)}
+
+    response = await harness.slack.interact(harness.slack.click("U1", ref, forged))
+    assert response.status_code == 200
+    await harness.inbound.drain()
+
+    assert harness.api.calls_to("views.open") == []
+    (error,) = harness.api.calls_to("chat.postEphemeral")
+    assert error["user"] == "U1"
+    assert await harness.answers() == []
+
+
+async def test_an_unknown_user_is_told_politely_and_a_roster_user_is_linked_by_email(
+    harness: Harness,
+) -> None:
+    world = await build_world(harness.sessions, harness.api, link=False)
+    harness.api.add_user("U7", "stranger@elsewhere.example")
+    harness.api.add_channel("D7")
+    harness.api.add_channel("D1")
+    stranger = {
+        "type": "message",
+        "channel": "D7",
+        "channel_type": "im",
+        "user": "U7",
+        "text": "hei",
+    }
+    leader = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "hei"}
+    await harness.slack.event(stranger)
+    await harness.slack.event(leader)
+    await harness.inbound.drain()
+
+    posts = {p["channel"]: p["text"] for p in harness.api.calls_to("chat.postMessage")}
+    assert "not part of a leadership programme" in posts["D7"] or "ikke" in posts["D7"]
+    assert "D1" in posts and posts["D1"] != posts["D7"]
+    async with harness.sessions() as session:
+        identity = await session.scalar(select(Identity).where(Identity.external_id == "U1"))
+        stranger_identity = await session.scalar(
+            select(Identity).where(Identity.external_id == "U7")
+        )
+    assert identity is not None and identity.person_id == world.people["U1"]
+    assert identity.address == {"user": "U1", "channel": "D1"}
+    assert stranger_identity is None
+    assert {c["user"] for c in harness.api.calls_to("users.info")} == {"U1", "U7"}
+
+
+async def test_a_coach_posts_a_group_prompt_and_a_participant_is_refused(
+    harness: Harness, world: World
+) -> None:
+    harness.api.add_channel("C0GENERAL")
+    response = await harness.slack.command(COACH, "prompt g1 Hva ga energi denne uka?")
+    assert response.status_code == 200
+    await harness.inbound.drain()
+    refused = await harness.slack.command("U1", "prompt g1 Hei alle sammen")
+    assert refused.status_code == 200
+    await harness.inbound.drain()
+
+    async with harness.sessions() as session:
+        group_rows = list(
+            await session.scalars(select(Delivery).where(Delivery.kind == "group_prompt"))
+        )
+    members = {world.people[user] for user, _ in LEADERS}
+    assert sorted(r.person_id for r in group_rows) == sorted(members)  # none from U1's try
+    ephemerals = {e["user"]: e["text"] for e in harness.api.calls_to("chat.postEphemeral")}
+    assert set(ephemerals) == {COACH, "U1"}
+    assert "g1" in ephemerals[COACH]
+    assert "coach" in ephemerals["U1"].lower() and "g1" not in ephemerals["U1"]
+
+    dispatcher = Dispatcher(
+        harness.sessions, {"slack": harness.channel}, OutboxRenderer(), harness.clock
+    )
+    await dispatcher.run_once()
+    posted = harness.api.calls_to("chat.postMessage")
+    assert len(posted) == 3
+    assert all("Hva ga energi denne uka?" in p["text"] for p in posted)
