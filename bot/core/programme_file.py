@@ -746,8 +746,8 @@ def _read_inline_prompt(state: _State, node: yaml.MappingNode) -> str | None:
     if key is not None and key in state.known.reflections:
         reader.fail(
             fields["key"],
-            f"prompt key {key!r} belongs to the prompt bank; write just - {key} to use the "
-            "bank prompt, or choose another key for your own",
+            f"prompt key {key!r} belongs to the prompt bank; write '- {key}' on its own to use "
+            "the bank prompt, or choose another key for your own",
         )
         key = None
     texts = reader.locale_texts(fields, node, "the prompt")
@@ -914,8 +914,8 @@ def _read_inline_item(
     if key is not None and key in known.pulse_items:
         reader.fail(
             fields["key"],
-            f"item key {key!r} belongs to the pulse item bank; write just - {key} to use it, "
-            "or choose another key for your own",
+            f"item key {key!r} belongs to the pulse item bank; write '- {key}' on its own to use "
+            "it, or choose another key for your own",
         )
         key = None
     kind = reader.scalar(fields["kind"], "kind")

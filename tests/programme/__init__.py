@@ -1,0 +1,1 @@
+"""Tests of the programme file: validation, apply, and the command line."""
