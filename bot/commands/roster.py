@@ -24,7 +24,7 @@ class _Bar:
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self._task = progress.add_task("writing", total=None)
+        self._task = progress.add_task("checking the roster", total=None)
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=max(total, 1), completed=0)
