@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from bot.channels.slack.api import METHOD_SCOPES
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.blocks import ANSWER_ACTION
 from bot.channels.slack.channel import SlackChannel
@@ -97,6 +98,8 @@ async def harness(
             slack_api, slack_channel, inbound, SlackClient(http, SIGNING_SECRET), sessions, clock
         )
         await inbound.drain()
+    # Whatever a scenario made the code call must be declared in the manifest.
+    assert set(slack_api.methods()) <= set(METHOD_SCOPES)
 
 
 @pytest.fixture
