@@ -262,3 +262,13 @@ def test_an_empty_or_non_mapping_file_says_what_was_expected() -> None:
     assert problems("- kull-1\n") == [
         "programme.yaml:1:1: the programme file must be a mapping of fields (a list found)"
     ]
+
+
+def test_the_short_example_in_the_docs_is_valid() -> None:
+    docs = (EXAMPLE.parents[1] / "docs" / "programme.md").read_text(encoding="utf-8")
+    block = docs.split("## A short example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = parse_programme(block, filename="programme.md", known=known())
+    assert [c.key for c in spec.campaigns] == ["lytte-og-forsta"]
+    assert spec.campaigns[0].prompts == ("listening-01", "egen-refleksjon")
+    assert spec.pulses[0].schedule.every_weeks == 2
+    assert spec.peer_rounds[0].group_size == 3
