@@ -225,9 +225,7 @@ async def _apply_groups(
             values["title"] = group.title
         row = existing.get(group.name)
         if row is None:
-            row = PeerGroup(
-                name=group.name, cohort_id=values["cohort_id"], title=group.title or ""
-            )
+            row = PeerGroup(name=group.name, cohort_id=values["cohort_id"], title=group.title or "")
             session.add(row)
             existing[group.name] = row
             tally.count(created=True, changed=True)
