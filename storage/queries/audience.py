@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Audience, CohortMembership, GroupMembership, PeerGroup, Person
+from storage.models import (
+    Audience,
+    CohortMembership,
+    Delivery,
+    GroupMembership,
+    PeerGroup,
+    Person,
+)
+
+# What a pause holds back; notices to coaches and comments still go out.
+PAUSABLE_KINDS = ("prompt", "reminder", "follow_up", "pulse", "pulse_reminder")
 
 
 async def audience_people(session: AsyncSession, owner_kind: str, owner_id: int) -> list[Person]:
@@ -80,3 +93,23 @@ async def reset_ignored(session: AsyncSession, person_id: int) -> None:
         .where(Person.id == person_id)
         .values(ignored_in_a_row=0, needs_attention_since=None)
     )
+
+
+async def skip_paused_deliveries(session: AsyncSession, person: Person, until: date) -> int:
+    """Mark the person's pending prompts due up to the end of `until` (local) as skipped.
+
+    The tick creates rows up to a day ahead, so a pause must also catch those; return
+    how many rows it skipped.
+    """
+    end_of_pause = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(person.timezone))
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.person_id == person.id,
+            Delivery.status == "pending",
+            Delivery.kind.in_(PAUSABLE_KINDS),
+            Delivery.due_at < end_of_pause,
+        )
+        .values(status="skipped")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

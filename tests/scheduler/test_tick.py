@@ -22,7 +22,7 @@ from storage.models import (
     PulseResponse,
     PulseRound,
 )
-from storage.queries.audience import reset_ignored
+from storage.queries.audience import reset_ignored, skip_paused_deliveries
 from tests.scheduler.campaign_seed import (
     add_campaign,
     add_cohort,
@@ -165,6 +165,21 @@ async def test_a_paused_person_gets_skipped_rows(sessions: Sessions) -> None:
     assert by_person[ids["kari"]].status == "skipped"
     assert by_person[ids["kari"]].payload["skip_reason"] == "paused"
     assert by_person[ids["sam"]].status == "pending"
+
+
+async def test_pausing_after_materialisation_skips_rows_already_made(sessions: Sessions) -> None:
+    ids = await seed_oslo_and_new_york(sessions)
+    await tick(sessions, sunday_noon(date(2027, 3, 22)), OPTIONS)  # Monday's rows exist
+    await tick(sessions, sunday_noon(date(2027, 4, 5)), OPTIONS)  # and a later Monday's
+    async with sessions() as session, session.begin():
+        kari = await session.get(Person, ids["kari"])
+        assert kari is not None
+        kari.paused_until = date(2027, 3, 22)
+        assert await skip_paused_deliveries(session, kari, date(2027, 3, 22)) == 1
+    statuses = [
+        (r.due_at.date(), r.status) for r in await deliveries(sessions, person_id=ids["kari"])
+    ]
+    assert statuses == [(date(2027, 3, 22), "skipped"), (date(2027, 4, 5), "pending")]
 
 
 async def test_nothing_older_than_the_maximum_lateness_is_created_after_an_outage(
