@@ -336,3 +336,19 @@ async def test_a_coach_posts_a_group_prompt_and_a_participant_is_refused(
     posted = harness.api.calls_to("chat.postMessage")
     assert len(posted) == 3
     assert all("Hva ga energi denne uka?" in p["text"] for p in posted)
+
+
+async def test_opening_the_app_home_publishes_what_the_router_shows_for_home(
+    harness: Harness, world: World
+) -> None:
+    event = {"type": "app_home_opened", "user": "U3", "channel": "D3", "tab": "home"}
+    messages_tab = {**event, "tab": "messages"}
+    assert (await harness.slack.event(event)).status_code == 200
+    assert (await harness.slack.event(messages_tab)).status_code == 200
+    await harness.inbound.drain()
+
+    (published,) = harness.api.calls_to("views.publish")
+    assert published["user_id"] == "U3"
+    assert published["view"]["type"] == "home"
+    assert published["view"]["blocks"], "the home shows the router's content"
+    assert harness.api.views[next(iter(harness.api.views))]["type"] == "home"
