@@ -54,6 +54,11 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """Return a stored message without the fake's own bookkeeping keys."""
+    return {k: v for k, v in message.items() if not k.startswith("_")}
+
+
 @dataclass(frozen=True)
 class Call:
     """One request the fake received."""
@@ -238,7 +243,7 @@ class FakeTelegramAPI:
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         if reply_to is not None:
-            message["reply_to_message"] = reply_to
+            message["reply_to_message"] = _public(reply_to)
         return message
 
     @staticmethod
@@ -277,7 +282,7 @@ class FakeTelegramAPI:
         query = {
             "id": str(next(self._callback_ids)),
             "from": user.as_json(),
-            "message": message,
+            "message": _public(message),
             "chat_instance": f"ci-{message['chat']['id']}",
             "data": data,
         }
@@ -404,7 +409,7 @@ class FakeTelegramAPI:
             message["reply_markup"] = markup
         message["_sent_markup"] = markup  # what the bot asked for (ForceReply included)
         self.messages[(chat_id, message["message_id"])] = message
-        return self._ok({k: v for k, v in message.items() if not k.startswith("_")})
+        return self._ok(_public(message))
 
     def _edit(self, params: dict[str, Any], **changes: Any) -> web.Response:
         key = (params.get("chat_id"), params.get("message_id"))
@@ -423,7 +428,7 @@ class FakeTelegramAPI:
             )
         updated["edit_date"] = int(time.time())
         self.messages[key] = updated  # type: ignore[index]
-        return self._ok({k: v for k, v in updated.items() if not k.startswith("_")})
+        return self._ok(_public(updated))
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:
         return self._edit(params, text=params["text"], reply_markup=params.get("reply_markup"))

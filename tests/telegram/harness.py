@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +18,9 @@ from bot.handlers.registry import build_router
 from bot.runtime import Runtime
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
-from tests.fakes.telegram_api import FakeTelegramAPI
+from storage.models import Delivery, Identity, Person
+from tests import factories
+from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.telegram.conftest import telegram_settings
 
 NOW = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
@@ -91,3 +93,51 @@ class Harness:
         """Return how many rows of `model` match."""
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def linked_leader(
+    sessions: async_sessionmaker[AsyncSession], user: FakeUser, **values: Any
+) -> Person:
+    """Create a roster person whose Telegram account is linked and consented."""
+    async with sessions() as session, session.begin():
+        values.setdefault("locale", "en")
+        values.setdefault("name", user.first_name)
+        person = await factories.person(session, **values)
+        session.add(
+            Identity(
+                person_id=person.id,
+                platform="telegram",
+                external_id=str(user.id),
+                address={"chat_id": user.id},
+                status="active",
+                consent_at=NOW,
+            )
+        )
+    return person
+
+
+async def due_prompt(
+    sessions: async_sessionmaker[AsyncSession],
+    person: Person | None,
+    *,
+    kind: str = "prompt",
+    group_id: int | None = None,
+    visibility: str = "coach",
+    text: str = "What did you learn this week?",
+) -> Delivery:
+    """Put a reflection prompt in the outbox, due now."""
+    async with sessions() as session, session.begin():
+        prompt = await factories.prompt(session, text={"en": text, "nb": text})
+        delivery = Delivery(
+            key=f"test:{prompt.id}:{person.id if person else group_id}",
+            kind=kind,
+            person_id=person.id if person else None,
+            group_id=group_id,
+            prompt_id=prompt.id,
+            due_at=NOW,
+            next_attempt_at=NOW,
+            expires_at=NOW + timedelta(days=2),
+            payload={"visibility": visibility, "locale": "en"},
+        )
+        session.add(delivery)
+    return delivery
