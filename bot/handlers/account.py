@@ -10,6 +10,7 @@ from bot.handlers.context import Context, Reply
 from bot.services import answers, preferences
 from bot.services.prompt_views import pick_text
 from storage.models import Prompt
+from storage.queries.audience import skip_paused_deliveries
 
 
 def _arg(context: Context) -> str:
@@ -55,6 +56,7 @@ async def pause(context: Context) -> list[Reply]:
             )
         )
     preferences.pause(context.me, until)
+    await skip_paused_deliveries(context.session, context.me, until)
     text = context._("Paused. You will get no questions until after {date}.")
     return context.say(text.format(date=until.isoformat()), tag="paused")
 

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.core import compose
-from bot.handlers import account, coach, reflection
+from bot.handlers import account, coach, home, reflection
 from bot.handlers.router import Route, Router
 
 
@@ -21,6 +21,11 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("timezone", account.timezone)
     router.command("mine", account.mine)
     router.command("stop", account.stop, pending=True)
+    router.command("home", home.home)
+    router.button(home.PAUSE, home.press_pause)
+    router.button(home.RESUME, home.press_resume)
+    router.button(home.LANGUAGE, home.press_language)
+    router.submit(home.TIMEZONE, home.submit_timezone)
     router.command("prompt", coach.post_prompt, staff=True)
     router.command("groups", coach.list_groups, staff=True)
     router.command("pulse", coach.pulse_rates, staff=True)
