@@ -1,14 +1,13 @@
 """Join by invite link: one-time codes, `/start <code>`, consent; and `/link <code>` for groups.
 
-Only a SHA-256 hash of each code is stored. An invite links nothing until its person
-accepts the consent message; the code is spent only then.
+Codes come from `bot.services.one_time_codes`, which stores only their SHA-256 hashes.
+An invite links nothing until its person accepts the consent message; the code is
+spent only then.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from bot.clock import Clock
 from bot.core.messages import Button, OutMessage
 from bot.i18n import N_, gettext_for
 from bot.services.events import first_time
+from bot.services.one_time_codes import CodeProblem, find_code, issue_code, problem_with
 from storage.models import AuditEntry, GroupChat, Identity, OneTimeCode, PeerGroup, Person
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,6 @@ CONSENT = "tgc"  # button action of the consent message
 INVITE_DAYS = 14
 GROUP_LINK_DAYS = 7
 STAFF = ("coach", "admin")
-
-
-def new_code() -> str:
-    """Return an unguessable code that is safe in a t.me deep link ([A-Za-z0-9_-], 22 chars)."""
-    return secrets.token_urlsafe(16)
-
-
-def hash_code(code: str) -> str:
-    """Return the stored form of a code."""
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -62,38 +52,23 @@ async def create_invites(
     session: AsyncSession, people: Sequence[Person], now: datetime, days: int = INVITE_DAYS
 ) -> list[Invite]:
     """Create one invite code per person; the caller commits."""
-    expires = now + timedelta(days=days)
-    invites = [Invite(person, new_code(), expires) for person in people]
-    session.add_all(
-        OneTimeCode(
-            code_hash=hash_code(invite.code),
-            purpose=INVITE,
-            person_id=invite.person.id,
-            created_at=now,
-            expires_at=expires,
+    ttl = timedelta(days=days)
+    return [
+        Invite(
+            person,
+            await issue_code(session, INVITE, now=now, ttl=ttl, person_id=person.id),
+            now + ttl,
         )
-        for invite in invites
-    )
-    await session.flush()
-    return invites
+        for person in people
+    ]
 
 
 async def create_group_link_code(
     session: AsyncSession, group: PeerGroup, now: datetime, days: int = GROUP_LINK_DAYS
 ) -> str:
     """Create a code that links one Telegram group chat to `group`; the caller commits."""
-    code = new_code()
-    session.add(
-        OneTimeCode(
-            code_hash=hash_code(code),
-            purpose=GROUP_LINK,
-            group_id=group.id,
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-        )
-    )
-    await session.flush()
-    return code
+    ttl = timedelta(days=days)
+    return await issue_code(session, GROUP_LINK, now=now, ttl=ttl, group_id=group.id)
 
 
 def _locale(person: Person | None, language_code: str | None) -> str:
@@ -111,24 +86,18 @@ class Onboarding:
     clock: Clock
     secret: str
 
-    async def _code(self, session: AsyncSession, code: str, purpose: str) -> OneTimeCode | None:
-        return await session.scalar(
-            select(OneTimeCode).where(
-                OneTimeCode.code_hash == hash_code(code), OneTimeCode.purpose == purpose
-            )
-        )
-
     def _refusal(self, row: OneTimeCode | None, now: datetime, locale: str) -> str | None:
         """Return why a code cannot be used, or None if it can."""
         _ = gettext_for(locale).gettext
-        if row is None:
+        problem = problem_with(row, now)
+        if problem is CodeProblem.UNKNOWN:
             return _("This link is not valid. Please ask your programme coordinator for a new one.")
-        if row.used_at is not None:
+        if problem is CodeProblem.USED:
             return _(
                 "This link has already been used. "
                 "Please ask your programme coordinator for a new one."
             )
-        if row.expires_at <= now:
+        if problem is CodeProblem.EXPIRED:
             return _("This link has expired. Please ask your programme coordinator for a new one.")
         return None
 
@@ -140,7 +109,7 @@ class Onboarding:
         async with self.sessions() as session, session.begin():
             if not await first_time(session, PLATFORM, event_id):
                 return None
-            row = await self._code(session, code, INVITE)
+            row = await find_code(session, INVITE, code)
             person = await session.get(Person, row.person_id) if row and row.person_id else None
             locale = _locale(person, language_code)
             refusal = self._refusal(row, now, locale)
@@ -307,7 +276,7 @@ class Onboarding:
                 )
             if person.role not in STAFF:
                 return say(_("Only a coach can link a group chat to a peer group."))
-            row = await self._code(session, code, GROUP_LINK) if code else None
+            row = await find_code(session, GROUP_LINK, code) if code else None
             refusal = self._refusal(row, now, locale)
             if refusal is not None or row is None or row.group_id is None:
                 return say(refusal or "")
