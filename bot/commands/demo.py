@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 from bot.app import serve
+from bot.clock import SystemClock
 from bot.commands.common import console, run
-from bot.demo import demo_settings, prepare_demo
+from bot.database import open_database
+from bot.demo import DemoTour, demo_settings, prepare_demo, start_tour
 from bot.log_format import configure_logging
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
+
+
+async def _tour(settings: Settings) -> DemoTour:
+    async with open_database(settings) as (_engine, sessions), sessions.begin() as session:
+        return await start_tour(session, settings.public_url, SystemClock().now())
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, soft_wrap=True, highlight=False)
 
 
 def demo_command() -> None:
-    """Create a demo database from examples/, then run the bot on SQLite."""
+    """Create a demo database from examples/, then run the bot on SQLite with the web chat."""
     settings = demo_settings(get_settings())
-    configure_logging(settings.log_level)
+    configure_logging("WARNING")
     for line in run(prepare_demo(settings)):
-        console.print(line, markup=False, soft_wrap=True)
-    base = f"http://{settings.http_host}:{settings.http_port}"
-    channels = [
-        name
-        for name, on in (("Slack", settings.slack_enabled), ("Telegram", settings.telegram_enabled))
-        if on
-    ]
-    console.print(f"Running the bot on {base} (health: {base}/healthz, metrics: {base}/metrics).")
-    console.print(
-        "Chat channels: "
-        + (
-            ", ".join(channels)
-            if channels
-            else "none configured (set SLACK_* or TELEGRAM_* in .env to connect one)"
-        )
-        + ". Press Ctrl+C to stop.",
-        markup=False,
-        soft_wrap=True,
-    )
+        _say(line)
+    tour = run(_tour(settings))
+    base = settings.public_url.rstrip("/")
+    _say("")
+    _say(f"Leader {tour.leader_name}: open {tour.leader_link}")
+    _say("  A reflection prompt arrives in the web chat within seconds, a pulse soon after.")
+    _say(f"Coach {tour.coach_name}: run `tenkepause login-link {tour.coach_email}`")
+    _say(f"Health: {base}/healthz   Metrics: {base}/metrics   Press Ctrl+C to stop.")
     run(serve(settings))
