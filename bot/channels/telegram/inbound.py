@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from telegram import Chat, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import CallbackQueryLimit
@@ -25,27 +25,12 @@ from bot.channels.telegram.onboarding import CONSENT, Onboarding
 from bot.channels.telegram.refs import message_ref
 from bot.core import button_codec
 from bot.core.messages import TAMPERED, Interaction, InteractionKind, OutMessage
+from bot.handlers.router import Router
 from bot.i18n import gettext_for
 
 log = logging.getLogger(__name__)
 
 GROUP_TYPES = (Chat.GROUP, Chat.SUPERGROUP)
-
-
-class ReplyLike(Protocol):
-    """What the router answers with (bot.handlers.context.Reply)."""
-
-    message: OutMessage
-    replace: str | None
-    ephemeral: bool
-
-
-class RouterLike(Protocol):
-    """The platform-neutral router (bot.handlers.router.Router)."""
-
-    async def handle(self, interaction: Interaction) -> Sequence[ReplyLike]:
-        """Handle one interaction and return the replies."""
-        ...
 
 
 def locale_of(language_code: str | None) -> str:
@@ -141,7 +126,7 @@ class TelegramInbound:
     """The PTB callbacks: each translates, routes and answers one kind of update."""
 
     channel: TelegramChannel
-    router: Callable[[], RouterLike]
+    router: Callable[[], Router]
     onboarding: Onboarding
     secret: str
 

@@ -15,9 +15,11 @@ from bot.channels.telegram.application import (
     register_commands,
 )
 from bot.channels.telegram.channel import PLATFORM, TelegramChannel
-from bot.channels.telegram.inbound import RouterLike, TelegramInbound
+from bot.channels.telegram.inbound import TelegramInbound
 from bot.channels.telegram.onboarding import Onboarding
 from bot.channels.telegram.webhook import PATH, webhook_route
+from bot.handlers.registry import build_router
+from bot.handlers.router import Router
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ class TelegramPlugin:
     application: Application = field(init=False)  # type: ignore[type-arg]
     channel: TelegramChannel = field(init=False)
     inbound: TelegramInbound = field(init=False)
-    _router: RouterLike | None = field(default=None, init=False)
+    _router: Router | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         runtime = self.runtime
@@ -54,13 +56,11 @@ class TelegramPlugin:
         secret = self.runtime.settings.telegram_webhook_secret
         return secret.get_secret_value() if secret is not None else None
 
-    def router(self) -> RouterLike:
+    def router(self) -> Router:
         """Return the runtime's router, building the standard one if none was given."""
         if self.runtime.router is not None:
             return self.runtime.router
         if self._router is None:
-            from bot.handlers.registry import build_router
-
             self._router = build_router(self.runtime.sessions, self.runtime.clock)
         return self._router
 
