@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -159,29 +159,48 @@ class Dispatcher:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Dispatch until `stop` is set, pausing `poll_interval` whenever nothing is due."""
+        """Dispatch until `stop` is set, pausing `poll_interval` whenever nothing is due.
+
+        The next batch is claimed and rendered while the current one sends; both share
+        the same `concurrency` slots, so the duplicate bound after a crash is unchanged.
+        """
         await self.recover()
-        while not stop.is_set():
-            try:
-                count = await self.run_once()
-            except Exception as error:  # a database hiccup must not end the loop
-                log.error("dispatch round failed", extra={"error": type(error).__name__})
-                count = 0
-            await self._maybe_refresh_depth(force=count == 0)
-            if count == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+        sending: set[asyncio.Task[None]] = set()
+        async with self._pipeline() as send:
+            while not stop.is_set():
+                try:
+                    count, jobs = await self._claim_and_prepare()
+                except Exception as error:  # a database hiccup must not end the loop
+                    log.error("dispatch round failed", extra={"error": type(error).__name__})
+                    count, jobs = 0, []
+                if jobs:
+                    task = asyncio.create_task(send(jobs))
+                    sending.add(task)
+                    task.add_done_callback(_finished(sending))
+                # At most one batch waits behind the one sending, so claims stay fresh.
+                while len(sending) > 1:
+                    await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                await self._maybe_refresh_depth(force=count == 0)
+                if count == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_interval)
+            await asyncio.gather(*sending, return_exceptions=True)
 
     async def run_once(self) -> int:
         """Claim one batch, send it and record every result; return how many rows were claimed."""
+        count, jobs = await self._claim_and_prepare()
+        if jobs:
+            async with self._pipeline() as send:
+                await send(jobs)
+        return count
+
+    async def _claim_and_prepare(self) -> tuple[int, list[Job]]:
         claimed = await self._claim()
         if not claimed:
-            return 0
+            return 0, []
         claimed_mono = self.monotonic()
         jobs = await self._prepare([delivery_id for delivery_id, _ in claimed], claimed_mono)
-        if jobs:
-            await self._send_all(jobs)
-        return len(claimed)
+        return len(claimed), jobs
 
     async def recover(self) -> int:
         """Put back rows an earlier process of this same instance name left claimed."""
@@ -331,7 +350,11 @@ class Dispatcher:
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _send_all(self, jobs: Sequence[Job]) -> None:
+    @contextlib.asynccontextmanager
+    async def _pipeline(
+        self,
+    ) -> AsyncIterator[Callable[[Sequence[Job]], Coroutine[Any, Any, None]]]:
+        """Yield a `send(jobs)` that shares one set of slots and one group-commit journal."""
         slots = asyncio.Semaphore(self.concurrency)
         journal = Journal(self._write)
         writer = asyncio.create_task(journal.run())
@@ -341,10 +364,13 @@ class Dispatcher:
             async with slots:
                 await journal.record(await self._send(job))
 
-        try:
+        async def send(jobs: Sequence[Job]) -> None:
             async with asyncio.TaskGroup() as group:
                 for job in jobs:
                     group.create_task(one(job))
+
+        try:
+            yield send
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -481,6 +507,17 @@ class Dispatcher:
                 )
         for outcome in outcomes:
             _observe(outcome)
+
+
+def _finished(tasks: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    """Return a done-callback that forgets the task and logs how it failed, if it did."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("dispatch batch failed", extra={"error": type(error).__name__})
+
+    return done
 
 
 def _release() -> Any:
