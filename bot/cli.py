@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import chat_link, db, demo, invite, programme, roster, serve
+from bot.commands import chat_link, db, demo, export, invite, login_link, programme, roster, serve
 
 app = typer.Typer(
     name="tenkepause",
@@ -19,6 +19,8 @@ app.command("chat-link")(chat_link.chat_link_command)
 app.add_typer(roster.app, name="roster")
 app.add_typer(programme.app, name="programme")
 app.add_typer(invite.app, name="invite")
+app.command("export")(export.export_command)
+app.command("login-link")(login_link.login_link_command)
 
 
 def main() -> None:
