@@ -111,7 +111,7 @@ class FakeTelegramAPI:
 
     token: str = TOKEN
     poll_wait: float = 0.2  # longest a getUpdates waits for an update, so shutdown is quick
-    per_second: float | None = None  # enforce Telegram's overall limit when set
+    per_second: float | None = None  # enforce Telegram's overall limit (leaky bucket) when set
     per_group_per_minute: int | None = None  # enforce the per-group limit when set
     calls: list[Call] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
@@ -122,7 +122,8 @@ class FakeTelegramAPI:
     _update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _callback_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _recent_sends: deque[float] = field(default_factory=deque)
+    _bucket_level: float = 0.0
+    _bucket_at: float = 0.0
     _group_sends: dict[int, deque[float]] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -213,6 +214,14 @@ class FakeTelegramAPI:
                 await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
             except TimeoutError:
                 raise AssertionError("the fake Bot API never saw the expected calls") from None
+
+    def statuses(self, method: str = "sendMessage") -> dict[int, int]:
+        """Return how many calls of `method` got each HTTP status."""
+        counts: dict[int, int] = {}
+        for call in self.calls:
+            if call.method == method:
+                counts[call.status] = counts.get(call.status, 0) + 1
+        return counts
 
     def pending_updates(self) -> int:
         """Return how many queued updates no getUpdates has confirmed yet."""
@@ -371,11 +380,13 @@ class FakeTelegramAPI:
     def _enforce_limits(self, chat_id: int) -> web.Response | None:
         now = time.monotonic()
         if self.per_second is not None:
-            while self._recent_sends and now - self._recent_sends[0] >= 1.0:
-                self._recent_sends.popleft()
-            if len(self._recent_sends) >= self.per_second:
+            # A leaky bucket holding `per_second` sends, draining `per_second` a second:
+            # a sender that keeps above the rate for long is refused, jitter is not.
+            drained = (now - self._bucket_at) * self.per_second
+            self._bucket_level, self._bucket_at = max(0.0, self._bucket_level - drained), now
+            if self._bucket_level + 1 > self.per_second:
                 return self._flood(1)
-            self._recent_sends.append(now)
+            self._bucket_level += 1
         if self.per_group_per_minute is not None and chat_id < 0:
             sends = self._group_sends.setdefault(chat_id, deque())
             while sends and now - sends[0] >= 60.0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from telegram.ext import Application
 
@@ -168,3 +170,26 @@ async def test_commands_are_registered_per_language(
     assert [c["command"] for c in by_language[("nb", "all_group_chats")]] == ["link", "help"]
     assert private_en[0]["description"] == "What I can do"
     assert (None, "default") in by_language
+
+
+async def test_group_sends_are_spread_to_stay_within_twenty_a_minute(
+    telegram_api: FakeTelegramAPI,
+) -> None:
+    from bot.channels.telegram.application import build_application
+    from tests.telegram.conftest import telegram_settings
+
+    telegram_api.per_group_per_minute = 20
+    app = build_application(telegram_settings(telegram_api), polling=False, max_retries=0)
+    message = OutMessage(text="Group prompt", locale="en")
+    async with app:
+        tg = TelegramChannel(app.bot, SECRET)
+        await asyncio.gather(
+            tg.send({"chat_id": -100777}, message),
+            tg.send({"chat_id": -100777}, message),
+            tg.send({"chat_id": 4242}, message),  # private chats are not held back
+        )
+    group = [c for c in telegram_api.calls_to("sendMessage") if c.params["chat_id"] == -100777]
+    private = [c for c in telegram_api.calls_to("sendMessage") if c.params["chat_id"] == 4242]
+    assert len(group) == 2 and len(private) == 1
+    assert group[1].at - group[0].at >= 2.9  # one group message per 3 s: 20 a minute
+    assert private[0].at - group[0].at < 1.0

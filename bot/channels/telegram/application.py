@@ -10,6 +10,8 @@ from bot.settings import Settings
 
 MAX_RETRIES = 3  # retries after a 429 inside PTB before the dispatcher sees RateLimited
 DEFAULT_LOCALE = "nb"
+TELEGRAM_PER_SECOND = 30  # Bot API FAQ: about 30 messages a second overall
+TELEGRAM_GROUP_PER_MINUTE = 20  # and at most 20 a minute to one group
 
 PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", N_("What I can do")),
@@ -29,10 +31,20 @@ COMMAND_NAMES = tuple(sorted({name for name, _ in PRIVATE_COMMANDS + GROUP_COMMA
 
 
 def rate_limiter(*, limits: bool = True, max_retries: int = MAX_RETRIES) -> AIORateLimiter:
-    """Return PTB's limiter: Telegram's 30 msg/s overall and 20 msg/min per group, or none."""
-    if limits:
-        return AIORateLimiter(max_retries=max_retries)
-    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+    """Return PTB's limiter: Telegram's 30 msg/s overall and 20 msg/min per group, or none.
+
+    The group limit is spread evenly (one message per 3 s) rather than allowed as a burst
+    of 20, so that no 60-second window ever holds more than 20 messages to one group.
+    """
+    if not limits:
+        return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+    return AIORateLimiter(
+        overall_max_rate=TELEGRAM_PER_SECOND,
+        overall_time_period=1,
+        group_max_rate=1,
+        group_time_period=60 / TELEGRAM_GROUP_PER_MINUTE,
+        max_retries=max_retries,
+    )
 
 
 def build_application(
