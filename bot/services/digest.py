@@ -114,7 +114,7 @@ async def render_digest(session: AsyncSession, delivery: Delivery, locale: str) 
     paragraphs = []
     for part in payload.get("cohorts", []):
         cohort = await session.get(Cohort, int(part["cohort_id"]))
-        lines = [f"*{cohort.title or cohort.name}*" if cohort else "*?*"]
+        lines = [f"{cohort.title or cohort.name}:" if cohort else "?"]
         lines.append(
             _("Prompts answered: {answered} of {asked} ({percent} %)").format(
                 answered=part["answered"], asked=part["asked"], percent=part["percent"]

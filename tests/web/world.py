@@ -257,7 +257,11 @@ def make_app(runtime: Runtime) -> Starlette:
 
 def client(app: Starlette, base_url: str = PUBLIC_URL) -> httpx.AsyncClient:
     """Return an HTTP client that calls the app in-process."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=base_url,
+        headers={"Accept-Language": "en"},  # the coaches are English; pages before sign-in too
+    )
 
 
 async def login_link(runtime: Runtime, person: Person) -> str:
