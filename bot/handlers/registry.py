@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.core import compose
-from bot.handlers import account, coach, home, reflection
+from bot.core import compose, compose_peers, compose_pulse
+from bot.handlers import account, coach, coach_results, home, peers, pulse, reflection
 from bot.handlers.router import Route, Router
 
 
@@ -29,13 +29,21 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("prompt", coach.post_prompt, staff=True)
     router.command("groups", coach.list_groups, staff=True)
     router.command("pulse", coach.pulse_rates, staff=True)
-    router.command("results", coach.pulse_rates, staff=True)
+    router.command("results", coach_results.show_results, staff=True)
+    router.command("close", coach_results.close_now, staff=True)
+    router.command("closing", coach_results.send_closing_message, staff=True)
+    router.button(compose_pulse.PULSE_VALUE, pulse.press_value)
+    router.button(compose_pulse.PULSE_DONE, pulse.press_done)
+    router.button(compose_pulse.PULSE_GOTO, pulse.press_goto)
+    router.submit(compose_pulse.PULSE_TEXT, pulse.submit_text)
+    router.button(compose_peers.MEETING_ANSWER, peers.press_meeting)
+    router.button(compose_peers.SKIP_NEXT, peers.press_skip)
 
     router.submit(compose.ANSWER, reflection.submit_answer)
     router.submit(compose.FOLLOW_UP, reflection.submit_follow_up)
     router.button(compose.EDIT, reflection.press_edit)
     router.button(compose.FOLLOW_UP, reflection.press_follow_up)
     router.button(compose.VISIBILITY, reflection.press_visibility)
-    router.text = Route(reflection.reply_text)
+    router.text = Route(pulse.reply_text)  # falls back to reflection.reply_text
     router.edit = Route(reflection.edited_text)
     return router

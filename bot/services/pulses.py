@@ -139,6 +139,23 @@ async def record_response(
     return Recorded(replaced=replaced, truncated=value.truncated)
 
 
+async def own_response(
+    session: AsyncSession, round_id: int, item_id: int, person_id: int
+) -> PulseResponse | None:
+    """Return a person's own answer to an item while the round is open, so they can see it."""
+    pulse_round = await session.get(PulseRound, round_id)
+    if pulse_round is None or pulse_round.status != "open" or pulse_round.slot_secret is None:
+        return None
+    slot = _slot(pulse_round.slot_secret, person_id, item_id)
+    return await session.scalar(
+        select(PulseResponse).where(
+            PulseResponse.round_id == round_id,
+            PulseResponse.item_id == item_id,
+            PulseResponse.slot == slot,
+        )
+    )
+
+
 async def close_round(session: AsyncSession, round_id: int) -> None:
     """Close a round: wipe its slot secret and slots, and rewrite its rows in random order."""
     pulse_round = await session.get(PulseRound, round_id)

@@ -1,0 +1,293 @@
+"""Answer a pulse card: choose a value, toggle options, write a short text, move between items.
+
+Every act names its delivery, and the delivery must be the person's own pulse; the answer
+then goes through `bot.services.pulses.record_response`, which refuses closed rounds and
+values outside the item's range, and replaces an earlier answer to the same item. The
+reply puts the updated card in place of the one the person acted on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.compose_pulse import ButtonRef, parse_ref
+from bot.core.pulse_values import DEFAULT_MAX_TEXT_LENGTH, InvalidPulseValue, RawValue, int_range
+from bot.core.vocabulary import PulseItemKind
+from bot.handlers import reflection
+from bot.handlers.context import Context, Reply
+from bot.services import answers
+from bot.services.pulse_messages import (
+    PULSE_KINDS,
+    current_answers,
+    first_unanswered,
+    option_keys,
+    pulse_card,
+    remember_position,
+    shown_position,
+    survey_items,
+)
+from bot.services.pulses import PulseRoundClosed, record_response
+from storage.models import Delivery, PulseItem, PulseRound, PulseSurvey
+
+AWAITING_STAGE = "pulse"
+
+
+@dataclass
+class Target:
+    """The pulse delivery, round, survey and item an act is about."""
+
+    delivery: Delivery
+    pulse_round: PulseRound
+    survey: PulseSurvey
+    item: PulseItem
+
+
+class Refused(Exception):
+    """An act that cannot be carried out; `replies` say why."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__("refused")
+        self.replies = replies
+
+
+def _invalid_button(context: Context) -> Refused:
+    return Refused(context.say(context._("This button is no longer valid."), ephemeral=True))
+
+
+async def _own_pulse(context: Context, delivery_id: int) -> Delivery:
+    delivery = await context.session.get(Delivery, delivery_id)
+    if (
+        delivery is None
+        or delivery.kind not in PULSE_KINDS
+        or delivery.person_id != context.me.id
+        or delivery.pulse_round_id is None
+    ):
+        text = context._("That pulse was not sent to you, so nothing was saved.")
+        raise Refused(context.say(text, ephemeral=True))
+    return delivery
+
+
+async def _target(context: Context, ref: ButtonRef) -> Target:
+    delivery = await _own_pulse(context, ref.delivery_id)
+    pulse_round = await context.session.get(PulseRound, delivery.pulse_round_id)
+    assert pulse_round is not None  # the foreign key guarantees it
+    survey = await context.session.get(PulseSurvey, pulse_round.survey_id)
+    assert survey is not None
+    items = [
+        i for i in await survey_items(context.session, survey.id) if i.position == ref.position
+    ]
+    if not items:
+        raise _invalid_button(context)
+    return Target(delivery, pulse_round, survey, items[0])
+
+
+def _reply_ref(context: Context, delivery: Delivery) -> str | None:
+    """Return the message to update: the one acted on, else the delivery's own message."""
+    if context.interaction.reply_to:
+        return context.interaction.reply_to
+    if delivery.message_ref and delivery.platform == context.interaction.platform:
+        return delivery.message_ref
+    return None
+
+
+async def _card_reply(
+    context: Context,
+    delivery: Delivery,
+    *,
+    position: int | None = None,
+    after: int | None = None,
+    notice: str | None = None,
+) -> Reply:
+    card = await pulse_card(
+        context.session, delivery, context.locale, position=position, after=after, notice=notice
+    )
+    remember_position(delivery, card.position)
+    identity = context.identity
+    if identity is not None and card.kind == "text" and card.message.ask is not None:
+        # A plain chat reply (Telegram, web chat) now answers this card's text question.
+        identity.awaiting_delivery_id, identity.awaiting_stage = delivery.id, AWAITING_STAGE
+    elif identity is not None and identity.awaiting_delivery_id == delivery.id:
+        identity.awaiting_delivery_id = identity.awaiting_stage = None
+    return Reply(card.message, replace=_reply_ref(context, delivery))
+
+
+async def _record(
+    context: Context, target: Target, raw: RawValue, *, stay: bool = False
+) -> list[Reply]:
+    """Store an answer and show the card: the same item when `stay`, else the next one."""
+    _ = context._
+    item = target.item
+    try:
+        recorded = await record_response(
+            context.session,
+            target.pulse_round.id,
+            item.id,
+            context.me.id,
+            raw,
+            context.now.date(),
+        )
+    except PulseRoundClosed:
+        text = _("This pulse round is closed, so your answer was not saved.")
+        card = await _card_reply(context, target.delivery, position=item.position)
+        return [card, *context.say(text, tag="pulse_refused", ephemeral=True)]
+    except InvalidPulseValue:
+        return context.say(_out_of_range(context, item, raw), tag="pulse_refused", ephemeral=True)
+    if not target.survey.anonymous:
+        # Only named rounds get a time: in an anonymous round it would date the answer.
+        target.delivery.answered_at = context.now
+    notice = _("Your earlier answer was changed.") if recorded.replaced else _("Saved.")
+    position, after = (item.position, None) if stay else (None, item.position)
+    replies = [
+        await _card_reply(context, target.delivery, position=position, after=after, notice=notice)
+    ]
+    if recorded.truncated:
+        text = _(
+            "Your answer was longer than {limit} characters, so it was shortened to fit "
+            "and then saved."
+        ).format(limit=DEFAULT_MAX_TEXT_LENGTH)
+        replies += context.say(text, tag="pulse_truncated", ephemeral=True)
+    return replies
+
+
+def _out_of_range(context: Context, item: PulseItem, raw: RawValue) -> str:
+    _ = context._
+    bounds = int_range(PulseItemKind(item.kind))
+    if bounds is not None:
+        return _(
+            "{value} is not an answer to this question: choose a whole number from {low} "
+            "to {high}. Nothing was saved."
+        ).format(value=raw, low=bounds[0], high=bounds[1])
+    if item.kind == "text":
+        return _("Your answer was empty, so nothing was saved.")
+    return _("That is not one of the options for this question. Nothing was saved.")
+
+
+def _choice(item: PulseItem, index: str) -> str | None:
+    keys = option_keys(item)
+    if index.isdigit() and int(index) < len(keys):
+        return keys[int(index)]
+    return None
+
+
+async def press_value(context: Context) -> list[Reply]:
+    """Record the value on a tapped button (a toggle for multiple-choice items)."""
+    ref = parse_ref(context.interaction.value, with_value=True)
+    if ref is None:
+        return context.say(context._("This button is no longer valid."), ephemeral=True)
+    try:
+        target = await _target(context, ref)
+    except Refused as refused:
+        return refused.replies
+    kind = PulseItemKind(target.item.kind)
+    if kind in (PulseItemKind.LIKERT, PulseItemKind.SCALE):
+        return await _record(context, target, ref.value)
+    choice = _choice(target.item, ref.value)
+    if choice is None or kind is PulseItemKind.TEXT:
+        text = context._("That is not one of the options for this question. Nothing was saved.")
+        return context.say(text, tag="pulse_refused", ephemeral=True)
+    if kind is PulseItemKind.SINGLE:
+        return await _record(context, target, choice)
+    return await _toggle(context, target, choice)
+
+
+async def _toggle(context: Context, target: Target, choice: str) -> list[Reply]:
+    items = [target.item]
+    answers_now = await current_answers(context.session, target.pulse_round, items, context.me.id)
+    chosen = answers_now.get(target.item.position)
+    keys = option_keys(target.item)
+    picked = {keys[i] for i in chosen.choices} if chosen else set()
+    picked ^= {choice}
+    if not picked:
+        text = context._("Choose at least one option; pick another before removing this one.")
+        return context.say(text, tag="pulse_refused", ephemeral=True)
+    return await _record(context, target, [k for k in keys if k in picked], stay=True)
+
+
+async def press_done(context: Context) -> list[Reply]:
+    """Move on from a multiple-choice item once at least one option is chosen."""
+    ref = parse_ref(context.interaction.value, with_value=False)
+    if ref is None:
+        return context.say(context._("This button is no longer valid."), ephemeral=True)
+    try:
+        target = await _target(context, ref)
+    except Refused as refused:
+        return refused.replies
+    answered = await current_answers(
+        context.session, target.pulse_round, [target.item], context.me.id
+    )
+    if target.item.position not in answered and target.pulse_round.status == "open":
+        text = context._("Choose at least one option first.")
+        return context.say(text, tag="pulse_refused", ephemeral=True)
+    return [await _card_reply(context, target.delivery, after=target.item.position)]
+
+
+async def press_goto(context: Context) -> list[Reply]:
+    """Show another item of the card."""
+    ref = parse_ref(context.interaction.value, with_value=False)
+    if ref is None:
+        return context.say(context._("This button is no longer valid."), ephemeral=True)
+    try:
+        target = await _target(context, ref)
+    except Refused as refused:
+        return refused.replies
+    return [await _card_reply(context, target.delivery, position=target.item.position)]
+
+
+async def submit_text(context: Context) -> list[Reply]:
+    """Record the text typed into a pulse card's form."""
+    ref = parse_ref(context.interaction.value, with_value=False)
+    if ref is None:
+        return context.say(context._("This button is no longer valid."), ephemeral=True)
+    try:
+        target = await _target(context, ref)
+    except Refused as refused:
+        return refused.replies
+    return await _text_answer(context, target)
+
+
+async def _text_answer(context: Context, target: Target) -> list[Reply]:
+    if target.item.kind != "text":
+        text = context._("Please answer this question with the buttons.")
+        return context.say(text, tag="pulse_refused", ephemeral=True)
+    return await _record(context, target, context.interaction.text)
+
+
+async def _replied_pulse(context: Context) -> Delivery | None:
+    """Return the person's pulse a chat message answers: by reply, or the card waiting."""
+    session, interaction = context.session, context.interaction
+    if interaction.reply_to:
+        replied = await answers.delivery_by_ref(session, interaction.platform, interaction.reply_to)
+        if replied is not None and replied.kind in PULSE_KINDS:
+            return replied if replied.person_id == context.me.id else None
+        if replied is not None:
+            return None
+    identity = context.identity
+    if identity is None or identity.awaiting_stage != AWAITING_STAGE:
+        return None
+    if identity.awaiting_delivery_id is None:
+        return None
+    waiting = await session.get(Delivery, identity.awaiting_delivery_id)
+    if waiting is None or waiting.kind not in PULSE_KINDS or waiting.person_id != context.me.id:
+        return None
+    return waiting
+
+
+async def reply_text(context: Context) -> list[Reply]:
+    """Answer a pulse card's text question by chat reply; any other text is a reflection."""
+    if context.interaction.is_group_chat and not context.interaction.reply_to:
+        return await reflection.reply_text(context)
+    delivery = await _replied_pulse(context)
+    if delivery is None:
+        return await reflection.reply_text(context)
+    pulse_round = await context.session.get(PulseRound, delivery.pulse_round_id)
+    assert pulse_round is not None
+    items = await survey_items(context.session, pulse_round.survey_id)
+    position = shown_position(delivery)
+    if position is None:
+        answered = await current_answers(context.session, pulse_round, items, context.me.id)
+        position = items[first_unanswered(items, answered)].position
+    try:
+        target = await _target(context, ButtonRef(delivery.id, position))
+    except Refused as refused:
+        return refused.replies
+    return await _text_answer(context, target)
