@@ -12,7 +12,8 @@ WIDTH = 480
 HEIGHT = 200
 MARGIN_LEFT = 36
 MARGIN_BOTTOM = 28
-MARGIN_TOP = 12
+MARGIN_TOP = 22
+INSET = 24  # keeps the first and last trend points off the axes
 MARGIN_RIGHT = 12
 
 
@@ -43,6 +44,7 @@ class BarChart:
     height: int = HEIGHT
     baseline: float = HEIGHT - MARGIN_BOTTOM
     left: float = MARGIN_LEFT
+    top_y: float = MARGIN_TOP
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,13 @@ def bar_chart(distribution: Sequence[tuple[str, int]]) -> BarChart:
 def line_chart(values: Sequence[tuple[str, float | None]], low: float, high: float) -> LineChart:
     """Lay out a trend on a fixed scale; None values leave a gap in the line."""
     span = (high - low) or 1.0
-    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT - 2 * INSET
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     step = plot_width / max(len(values) - 1, 1)
     points = []
     for index, (label, value) in enumerate(values):
-        x = round(MARGIN_LEFT + (index * step if len(values) > 1 else plot_width / 2), 1)
+        offset = index * step if len(values) > 1 else plot_width / 2
+        x = round(MARGIN_LEFT + INSET + offset, 1)
         y = None
         if value is not None:
             clamped = min(max(value, low), high)
