@@ -16,6 +16,7 @@ from bot.database import open_database
 from bot.handlers.registry import build_router
 from bot.runtime import ChannelPlugin, Runtime
 from bot.settings import Settings
+from bot.web.dashboard import dashboard_routes
 from bot.web.server import build_app
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
 
 def build_starlette(runtime: Runtime) -> Starlette:
     """Return the HTTP app with a lifespan that runs the whole instance."""
-    app = build_app(runtime)
+    app = build_app(runtime, extra_routes=dashboard_routes(runtime))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
