@@ -40,6 +40,10 @@ def enabled_plugins(runtime: Runtime) -> dict[str, ChannelPlugin]:
         from bot.channels.telegram.plugin import build_plugin as telegram
 
         plugins["telegram"] = telegram(runtime)
+    if settings.teams_enabled:
+        from bot.channels.teams.plugin import build_plugin as teams
+
+        plugins["teams"] = teams(runtime)
     return plugins
 
 

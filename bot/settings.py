@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_api_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
 
+    # Microsoft Teams (Azure Bot registration).
+    teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/", alias="TEAMS_SERVICE_URL"
+    )
+
     @property
     def slack_enabled(self) -> bool:
         """Tell whether Slack is configured."""
@@ -58,6 +66,11 @@ class Settings(BaseSettings):
     def telegram_enabled(self) -> bool:
         """Tell whether Telegram is configured."""
         return self.telegram_bot_token is not None
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Tell whether Teams is configured."""
+        return self.teams_app_id is not None
 
     def secret(self) -> str:
         """Return the signing key; only demo mode may run without one."""
