@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import chat_link, db, demo, export, invite, login_link, programme, roster, serve
+from bot.commands import (
+    chat_link,
+    db,
+    demo,
+    export,
+    invite,
+    login_link,
+    programme,
+    roster,
+    serve,
+    teams,
+)
 
 app = typer.Typer(
     name="tenkepause",
@@ -21,6 +32,7 @@ app.add_typer(programme.app, name="programme")
 app.add_typer(invite.app, name="invite")
 app.command("export")(export.export_command)
 app.command("login-link")(login_link.login_link_command)
+app.add_typer(teams.app, name="teams")
 
 
 def main() -> None:
