@@ -6,7 +6,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.core import compose, compose_peers, compose_pulse
-from bot.handlers import account, coach, coach_results, home, peers, pulse, reflection
+from bot.handlers import (
+    account,
+    coach,
+    coach_results,
+    dashboard_link,
+    home,
+    peers,
+    pulse,
+    reflection,
+)
 from bot.handlers.router import Route, Router
 
 
@@ -31,6 +40,7 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("pulse", coach.pulse_rates, staff=True)
     router.command("results", coach_results.show_results, staff=True)
     router.command("close", coach_results.close_now, staff=True)
+    router.command("dashboard", dashboard_link.send_link, staff=True)
     router.command("closing", coach_results.send_closing_message, staff=True)
     router.button(compose_pulse.PULSE_VALUE, pulse.press_value)
     router.button(compose_pulse.PULSE_DONE, pulse.press_done)
