@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from bot.channels.teams.cards import TOKEN
+from bot.core.messages import Interaction
+from bot.handlers.context import Reply
 from storage.models import Answer, ProcessedEvent
 from tests.fakes.teams_connector import FakeConnector
 from tests.teams.world import TeamsWorld, actions, card_of, install, scheduled_occurrence, texts
@@ -37,7 +41,6 @@ async def test_a_card_submit_stores_the_answer_with_its_visibility_and_updates_t
 
     activity = world.submit(
         user,
-        card,
         submit["data"],
         reply_to=call.answer["id"],
         answer="I listened before I answered.",
@@ -69,7 +72,7 @@ async def test_the_same_activity_posted_twice_stores_once(
     card = card_of(call.body)
     [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
     activity = world.submit(
-        user, card, submit["data"], reply_to=call.answer["id"], answer="Once.", visibility="coach"
+        user, submit["data"], reply_to=call.answer["id"], answer="Once.", visibility="coach"
     )
 
     first = await world.post(activity)
@@ -104,8 +107,32 @@ async def test_a_tampered_button_changes_nothing(
     [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
     forged = {**submit["data"], TOKEN: submit["data"][TOKEN].replace("ans:", "ans:9", 1)}
 
-    await world.post(world.submit(user, card, forged, reply_to=call.answer["id"], answer="Sneaky."))
+    await world.post(world.submit(user, forged, reply_to=call.answer["id"], answer="Sneaky."))
 
     assert await answers(world) == []
     assert connector.updates() == []
     assert connector.sent(user.chat)[-1].body["text"] == "This button is no longer valid."
+
+
+async def test_teams_gets_its_answer_before_the_slow_work_runs(
+    world: TeamsWorld, connector: FakeConnector
+) -> None:
+    user, _, _ = await prompted(world)
+    inbound = world.plugin.inbound
+    release = asyncio.Event()
+    real_handle = inbound.handle
+
+    async def slow_handle(interaction: Interaction) -> list[Reply]:
+        await release.wait()  # stands in for anything slower than Teams' 15 s
+        return await real_handle(interaction)
+
+    inbound.handle = slow_handle
+    response = await world.client.post(
+        "/teams/messages", json=world.message(user, "An answer that takes long to store.")
+    )
+
+    assert response.status_code == 202
+    assert await answers(world) == []
+    release.set()
+    await inbound.drain()
+    assert [a.text for a in await answers(world)] == ["An answer that takes long to store."]

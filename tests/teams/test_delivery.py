@@ -203,7 +203,6 @@ async def test_a_group_prompt_goes_to_the_channel_a_coach_linked(
     await world.post(
         world.submit(
             leader_user,
-            card,
             submit["data"],
             reply_to=post.answer["id"],
             conversation=thread,

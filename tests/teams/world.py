@@ -119,16 +119,18 @@ class TeamsWorld:
     def submit(
         self,
         user: TeamsUser,
-        card: dict[str, Any],
-        action_data: dict[str, Any],
+        data: dict[str, Any],
         reply_to: str,
         conversation: str | None = None,
         **inputs: Any,
     ) -> dict[str, Any]:
-        """Return the message Teams posts when an Action.Submit on `card` is pressed."""
-        del card  # the data comes from the action; inputs are merged in as Teams does
+        """Return the message Teams posts when an Action.Submit with `data` is pressed.
+
+        Teams merges the card's input values into the action's data, and sets replyToId
+        to the card's activity.
+        """
         return self.activity(
-            user, conversation or user.chat, value={**action_data, **inputs}, replyToId=reply_to
+            user, conversation or user.chat, value={**data, **inputs}, replyToId=reply_to
         )
 
     # -- driving ----------------------------------------------------------------------------
