@@ -23,6 +23,7 @@ from scheduler.dispatcher import Dispatcher
 from scheduler.timing import TickOptions
 from storage.models import Audience, PeerSeries, PulseItem, PulseSurvey
 from tests import factories
+from tests.webchat.conftest import chat_world  # noqa: F401  (the real web chat app)
 
 SECRET = "flow-secret"
 OPTIONS = TickOptions(quiet_hours=None)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.compose_pulse import PULSE_VALUE
 from bot.core.messages import Button
+from bot.core.pulse_values import InvalidPulseValue
+from bot.services.pulses import record_response
 from scheduler.pulse_jobs import run_pulse_jobs
 from scheduler.tick import tick
 from storage.models import (
@@ -157,6 +160,14 @@ async def test_bad_answers_are_refused_clearly_and_change_nothing(
     assert reply.message.text.startswith("9 is not an answer to this question")
     [reply] = await flow.press(ref, PULSE_VALUE, f"{delivery_id}.2.11")
     assert "from 0 to 10" in reply.message.text
+    async with sessions() as session:
+        pulse = await session.get(Delivery, int(delivery_id))
+        item = await session.scalar(select(PulseItem).where(PulseItem.key == "recommend"))
+        assert pulse is not None and pulse.person_id and pulse.pulse_round_id and item
+        with pytest.raises(InvalidPulseValue, match="11 is out of range"):
+            await record_response(
+                session, pulse.pulse_round_id, item.id, pulse.person_id, 11, factories.T0.date()
+            )
     [reply] = await flow.press(ref, PULSE_VALUE, f"{delivery_id}.3.7")
     assert reply.message.tag == "pulse_refused"
     # Someone else's card.
