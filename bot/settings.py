@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # Set = multi-workspace installs by OAuth (/slack/install); unset = one workspace, bot token.
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
 
     # Telegram.
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
@@ -60,7 +63,14 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         """Tell whether Slack is configured."""
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+        has_token = self.slack_bot_token is not None or self.slack_oauth_enabled
+        return has_token and self.slack_signing_secret is not None
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        """Tell whether Slack workspaces install the app by OAuth (multi-workspace mode)."""
+        secret = self.slack_client_secret
+        return bool(self.slack_client_id) and bool(secret and secret.get_secret_value())
 
     @property
     def telegram_enabled(self) -> bool:

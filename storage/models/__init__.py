@@ -16,6 +16,7 @@ from storage.models.people import (
 )
 from storage.models.programme import Audience, Campaign, CampaignPrompt, Occurrence, Prompt
 from storage.models.pulses import PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models.slack_oauth import SlackBot, SlackInstallation, SlackOAuthState
 from storage.models.webchat import WebChatMessage
 
 __all__ = [
@@ -49,6 +50,9 @@ __all__ = [
     "PulseRound",
     "PulseSurvey",
     "SchedulerLease",
+    "SlackBot",
+    "SlackInstallation",
+    "SlackOAuthState",
     "WebChatMessage",
     "utcnow",
 ]

@@ -9,11 +9,12 @@ from typing import Any
 import yaml
 
 from bot.channels.slack import api
+from bot.channels.slack.installations import REDIRECT_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "bot" / "channels" / "slack"
-# Methods bolt calls by itself rather than our code.
-CALLED_BY_BOLT = {"auth.test"}
+# Methods bolt and slack-sdk call by themselves rather than our code.
+CALLED_BY_BOLT = {"auth.test", "oauth.v2.access", "apps.connections.open"}
 
 
 def _manifest() -> dict[str, Any]:
@@ -71,3 +72,8 @@ def test_every_method_the_code_calls_is_listed_and_every_listed_method_is_called
     assert called, "the scan found the client calls"
     assert called <= set(api.METHOD_SCOPES), called - set(api.METHOD_SCOPES)
     assert set(api.METHOD_SCOPES) - CALLED_BY_BOLT == called
+
+
+def test_the_oauth_redirect_url_is_the_path_the_code_serves() -> None:
+    (url,) = _manifest()["oauth_config"]["redirect_urls"]
+    assert url.endswith(REDIRECT_PATH)

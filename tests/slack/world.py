@@ -24,7 +24,7 @@ from storage.models import (
     Prompt,
 )
 from tests.fakes import slack_signing
-from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_api import TEAM, FakeSlackApi
 
 # Monday 2025-03-03; 08:30 in Oslo is 07:30 UTC.
 MONDAY = date(2025, 3, 3)
@@ -132,13 +132,12 @@ class SlackClient:
         return await self.http.post("/slack/events", content=body, headers=headers)
 
     async def event(
-        self, event: dict[str, Any], event_id: str | None = None, **kw: Any
+        self, event: dict[str, Any], event_id: str | None = None, *, team: str = TEAM, **kw: Any
     ) -> httpx.Response:
-        """Deliver an Events API callback."""
+        """Deliver an Events API callback from workspace `team`."""
         event_id = event_id or f"Ev{next(self._ids):06d}"
-        return await self.post(
-            slack_signing.event_body(event, event_id=event_id), "application/json", **kw
-        )
+        body = slack_signing.event_body(event, event_id=event_id, team=team)
+        return await self.post(body, "application/json", **kw)
 
     async def interact(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
         """Deliver an interactivity payload (block_actions, view_submission)."""
@@ -192,7 +191,7 @@ class SlackClient:
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return every button element of a message's blocks, with its block id."""
-    found = []
+    found: list[dict[str, Any]] = []
     for block in blocks:
         if block["type"] == "actions":
             found.extend({**e, "block_id": block.get("block_id", "b")} for e in block["elements"])

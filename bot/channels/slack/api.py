@@ -6,8 +6,13 @@
 from __future__ import annotations
 
 # Web API methods -> bot scopes they need.
+# bolt and slack-sdk call auth.test, oauth.v2.access (installs, authenticated by the app's
+# client id and secret) and apps.connections.open (Socket Mode, with the app-level token,
+# whose scope connections:write is not a bot scope).
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
+    "oauth.v2.access": (),
+    "apps.connections.open": (),
     "chat.postMessage": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +23,14 @@ from starlette.routing import Route
 from bot.channels.port import SendError
 from bot.channels.slack import inbound
 from bot.channels.slack.api import COMMAND
-from bot.channels.slack.blocks import ANSWER_ACTION, ANSWER_MODAL, BUTTON_PREFIX, AskSpec
+from bot.channels.slack.blocks import (
+    ANSWER_ACTION,
+    ANSWER_MODAL,
+    BUTTON_PREFIX,
+    HOME_ASK_INPUT,
+    HOME_ASK_SAVE,
+    AskSpec,
+)
 from bot.channels.slack.blocks import answer_modal as build_answer_modal
 from bot.channels.slack.channel import SlackChannel, parse_ref
 from bot.channels.slack.linking import SlackLinker
@@ -30,6 +38,7 @@ from bot.core.messages import TAMPERED, Interaction, OutMessage
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+HOME_TAG = "home"  # the tag of the router's home message (bot/handlers/home.py)
 
 
 class ReplyLike(Protocol):
@@ -63,6 +72,7 @@ class Target:
     thread_ts: str | None = None
     ephemeral: bool = False  # slash commands answer only the person who typed them
     home: bool = False  # a click in the App Home: refresh it afterwards
+    team: str | None = None  # only with several workspaces
 
 
 class SlackInbound:
@@ -75,6 +85,7 @@ class SlackInbound:
         signing_secret: str,
         handle: Handle,
         linker: SlackLinker | None = None,
+        oauth_settings: AsyncOAuthSettings | None = None,
     ) -> None:
         self.channel = channel
         self.secret = channel.secret
@@ -87,6 +98,8 @@ class SlackInbound:
             # Listeners only ack and spawn, so waiting for them costs nothing and keeps
             # the ack inside the request.
             process_before_response=True,
+            # With OAuth, bolt finds each workspace's token in our installation tables.
+            oauth_settings=oauth_settings,
         )
         self._register()
         self.handler = AsyncSlackRequestHandler(self.app)
@@ -98,12 +111,23 @@ class SlackInbound:
         app.event("app_home_opened")(self._on_home_opened)
         app.action(ANSWER_ACTION)(self._on_answer_click)
         app.action(re.compile("^" + re.escape(BUTTON_PREFIX)))(self._on_button)
+        app.action(HOME_ASK_SAVE)(self._on_home_ask)
+        app.action(HOME_ASK_INPUT)(self._on_home_ask)
         app.view(ANSWER_MODAL)(self._on_submission)
         app.command(COMMAND)(self._on_command)
 
     def routes(self) -> list[Route]:
-        """Return the HTTP route Slack posts events, actions and commands to."""
-        return [Route(EVENTS_PATH, self.endpoint, methods=["POST"])]
+        """Return POST /slack/events and, with OAuth, the install and redirect pages."""
+        routes = [Route(EVENTS_PATH, self.endpoint, methods=["POST"])]
+        flow = self.app.oauth_flow
+        if flow is not None:
+            for path in (flow.install_path, flow.redirect_uri_path):
+                routes.append(Route(path, self.endpoint, methods=["GET"]))
+        return routes
+
+    def team(self, body: dict[str, Any]) -> str | None:
+        """Return the workspace of a request, if replies must name it (several workspaces)."""
+        return self.channel.team_of(inbound.body_team(body))
 
     async def endpoint(self, request: Request) -> Response:
         """Serve one Slack request through bolt (signature check included)."""
@@ -130,16 +154,24 @@ class SlackInbound:
     # --- listeners ----------------------------------------------------------------
     async def _on_message(self, ack: AsyncAck, event: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
-        interaction = inbound.message_interaction(event, body.get("event_id"))
+        team = self.team(body)
+        interaction = inbound.message_interaction(event, body.get("event_id"), team)
         if interaction is None:
             return
         thread_ts = event.get("thread_ts")
-        target = Target(interaction.external_user, interaction.chat, thread_ts)
+        target = Target(interaction.external_user, interaction.chat, thread_ts, team=team)
         self.spawn(self.process(interaction, target))
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        interaction = inbound.action_interaction(self.secret, body, action)
+        interaction = inbound.action_interaction(self.secret, body, action, self.team(body))
+        self.spawn(self.process(interaction, self._click_target(body, interaction)))
+
+    async def _on_home_ask(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        await ack()
+        interaction = inbound.home_ask_interaction(self.secret, body, action)
         self.spawn(self.process(interaction, self._click_target(body, interaction)))
 
     async def _on_answer_click(
@@ -153,12 +185,15 @@ class SlackInbound:
     ) -> None:
         await ack()  # closes the modal; the stored answer shows in the updated message
         interaction = inbound.submission_interaction(self.secret, body, view)
-        self.spawn(self.process(interaction, Target(interaction.external_user, interaction.chat)))
+        target = Target(interaction.external_user, interaction.chat, team=self.team(body))
+        self.spawn(self.process(interaction, target))
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()
         interaction = inbound.command_interaction(command)
-        target = Target(interaction.external_user, interaction.chat, ephemeral=True)
+        target = Target(
+            interaction.external_user, interaction.chat, ephemeral=True, team=self.team(command)
+        )
         self.spawn(self.process(interaction, target))
 
     async def _on_home_opened(
@@ -167,24 +202,35 @@ class SlackInbound:
         await ack()
         if event.get("tab", "home") != "home":
             return
-        self.spawn(self.publish_home(str(event["user"]), body.get("event_id")))
+        user = str(event["user"])
+        self.spawn(self.publish_home(user, body.get("event_id"), self.team(body)))
 
     # --- the work after the ack ---------------------------------------------------------
-    @staticmethod
-    def _click_target(body: dict[str, Any], interaction: Interaction) -> Target:
+    def _click_target(self, body: dict[str, Any], interaction: Interaction) -> Target:
         home = (body.get("container") or {}).get("type") == "view"
         thread_ts = ((body.get("message") or {}).get("thread_ts")) if not home else None
-        return Target(interaction.external_user, interaction.chat, thread_ts, home=home)
+        return Target(
+            interaction.external_user,
+            interaction.chat,
+            thread_ts,
+            home=home,
+            team=self.team(body),
+        )
 
     async def process(self, interaction: Interaction, target: Target) -> None:
-        """Link the user if new, let the router handle the act, and deliver its replies."""
+        """Link the user if new, let the router handle the act, and deliver its replies.
+
+        Replies to an act in the App Home become the App Home: the router answers a home
+        button with the refreshed home, and anything else (an error) shows above it.
+        """
         if self.linker is not None:
             dm = interaction.chat if inbound.is_direct(interaction.chat) else None
-            await self.linker.ensure(interaction.external_user, dm)
+            await self.linker.ensure(interaction.external_user, dm, target.team)
         replies = await self.handle(interaction)
-        await self.deliver(replies, target)
         if target.home:
-            await self.publish_home(target.user, None)
+            await self.refresh_home(target, [reply.message for reply in replies])
+        else:
+            await self.deliver(replies, target)
 
     async def deliver(self, replies: Sequence[ReplyLike], target: Target) -> None:
         """Send, update or show privately each reply, as the router asked."""
@@ -198,18 +244,19 @@ class SlackInbound:
         if reply.replace:
             await self.channel.update(reply.replace, reply.message)
             return
+        team = target.team
         if (reply.ephemeral or target.ephemeral) and target.channel:
             try:
                 await self.channel.post_ephemeral(
-                    target.channel, target.user, reply.message, target.thread_ts
+                    target.channel, target.user, reply.message, target.thread_ts, team=team
                 )
                 return
             except SendError:
                 pass  # e.g. a command typed where the bot is not: fall back to the DM
         channel = None if target.ephemeral else target.channel
-        channel = channel or await self.channel.open_dm(target.user)
+        channel = channel or await self.channel.open_dm(target.user, team)
         thread_ts = target.thread_ts if channel == target.channel else None
-        await self.channel.post(channel, reply.message, thread_ts)
+        await self.channel.post(channel, reply.message, thread_ts, team=team)
 
     async def _open_answer_modal(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = str(body["user"]["id"])
@@ -226,15 +273,24 @@ class SlackInbound:
         metadata: dict[str, Any] = {"d": spec.data, "r": ref}
         if ref is not None:
             metadata["c"] = parse_ref(ref)[0]
-        await self.channel.open_modal(str(body["trigger_id"]), build_answer_modal(spec, metadata))
+        view = build_answer_modal(spec, metadata)
+        await self.channel.open_modal(str(body["trigger_id"]), view, self.team(body))
         log.debug("answer modal opened for %s", user)
 
-    async def publish_home(self, user: str, event_id: str | None) -> None:
+    async def publish_home(self, user: str, event_id: str | None, team: str | None = None) -> None:
         """Publish the App Home with what the router shows for `home`."""
         if self.linker is not None:
-            await self.linker.ensure(user)
+            await self.linker.ensure(user, None, team)
         interaction = inbound.home_interaction({"user": user}, event_id)
         replies = await self.handle(interaction)
         messages = [reply.message for reply in replies]
         if messages:
-            await self.channel.publish_home(user, messages)
+            await self.channel.publish_home(user, messages, team)
+
+    async def refresh_home(self, target: Target, messages: list[OutMessage]) -> None:
+        """Publish the home after an act in it, with any notice the router gave above it."""
+        if not any(message.tag == HOME_TAG for message in messages):
+            home = await self.handle(inbound.home_interaction({"user": target.user}, None))
+            messages = [*messages, *(reply.message for reply in home)]
+        if messages:
+            await self.channel.publish_home(target.user, messages, target.team)

@@ -18,6 +18,11 @@ ANSWER_ACTION = "tk:answer"
 ANSWER_MODAL = "tk:answer_modal"
 ANSWER_BLOCK, ANSWER_INPUT = "answer", "text"
 VISIBILITY_BLOCK, VISIBILITY_INPUT = "visibility", "choice"
+# The App Home asks for short text inline: an input (Enter saves) and a Save button.
+HOME_ASK_BLOCK_PREFIX = "tk:ha:"  # + the signed action and value
+HOME_ASK_INPUT = "tk:ha_input"
+HOME_ASK_SAVE = "tk:ha_save"
+SINGLE_LINE_CHARS = 150
 
 # Slack's limits (https://api.slack.com/reference/block-kit).
 SECTION_CHARS = 3000
@@ -134,8 +139,12 @@ def ask_spec(secret: str, message: OutMessage, ask: TextRequest) -> AskSpec:
     )
 
 
-def message_blocks(secret: str, message: OutMessage) -> list[Block]:
-    """Return the Block Kit blocks of a message: header, text, notes, buttons."""
+def message_blocks(secret: str, message: OutMessage, *, home: bool = False) -> list[Block]:
+    """Return the Block Kit blocks of a message: header, text, notes, buttons.
+
+    In the App Home a short text request without a visibility choice is an inline input
+    with a Save button; elsewhere it is the Answer button that opens the modal.
+    """
     blocks: list[Block] = []
     if message.title:
         blocks.append({"type": "header", "text": _plain(message.title, HEADER_CHARS)})
@@ -151,9 +160,41 @@ def message_blocks(secret: str, message: OutMessage) -> list[Block]:
             position += 1
         if elements:
             blocks.append({"type": "actions", "elements": elements})
-    if message.ask is not None:
+    if message.ask is not None and home and not message.ask.visibilities:
+        blocks.extend(home_ask_blocks(secret, message.ask))
+    elif message.ask is not None:
         blocks.append(_answer_actions(secret, message, message.ask))
     return blocks
+
+
+def home_ask_blocks(secret: str, ask: TextRequest) -> list[Block]:
+    """Return an inline input for `ask` and its Save button (App Home only)."""
+    data = button_codec.encode(secret, ask.action, ask.value)
+    multiline = ask.max_length > SINGLE_LINE_CHARS
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": HOME_ASK_INPUT,
+        "multiline": multiline,
+        "max_length": min(ask.max_length, INPUT_MAX_CHARS),
+    }
+    if ask.initial_text:
+        element["initial_value"] = ask.initial_text[:INPUT_MAX_CHARS]
+    field: Block = {
+        "type": "input",
+        "block_id": HOME_ASK_BLOCK_PREFIX + data,
+        "label": _plain(ask.label, 2000),
+        "element": element,
+    }
+    if not multiline:
+        element["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
+        field["dispatch_action"] = True
+    save = {
+        "type": "button",
+        "action_id": HOME_ASK_SAVE,
+        "text": _plain(ask.submit_label, BUTTON_LABEL_CHARS),
+        "value": data,
+    }
+    return [field, {"type": "actions", "elements": [save]}]
 
 
 def _answer_actions(secret: str, message: OutMessage, ask: TextRequest) -> Block:
@@ -224,5 +265,5 @@ def home_view(secret: str, messages: list[OutMessage]) -> dict[str, Any]:
     for message in messages:
         if blocks:
             blocks.append({"type": "divider"})
-        blocks.extend(message_blocks(secret, message))
+        blocks.extend(message_blocks(secret, message, home=True))
     return {"type": "home", "blocks": blocks[:100]}

@@ -1,20 +1,60 @@
-"""Link Slack users to roster people: by the email on their profile, or the roster's slack_id."""
+"""Link Slack users to roster people: by the email on their profile, or the roster's slack_id.
+
+Time zone from Slack: when a person is first linked, their Slack profile's `tz` becomes
+their time zone if, and only if,
+- their time zone is still the roster default (Europe/Oslo), since the roster cannot tell
+  "left empty" from "Oslo on purpose" and Slack's value is then the better guess;
+- they have answered nothing yet (no reflection answer, no pulse receipt), so no rhythm
+  they have already got used to moves under them;
+- Slack's value is a valid IANA zone that differs from the current one.
+Each change is written to the audit log. Later they can change it in the App Home.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.port import SendError
 from bot.channels.slack.channel import SlackChannel
+from bot.core.roster import DEFAULT_TIMEZONE
 from bot.services.identities import find_identity, link_identity
-from storage.models import Identity, Person
+from bot.services.preferences import valid_timezone
+from storage.models import Answer, AuditEntry, Identity, Person, PulseReceipt
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
+
+
+async def adopt_profile_timezone(session: AsyncSession, person: Person, tz: str | None) -> bool:
+    """Take the Slack profile's time zone under the rule above; return whether it changed."""
+    if not tz or tz == person.timezone or person.timezone != DEFAULT_TIMEZONE:
+        return False
+    if not valid_timezone(tz):
+        return False
+    answered = await session.scalar(
+        select(
+            or_(
+                exists().where(Answer.person_id == person.id),
+                exists().where(PulseReceipt.person_id == person.id),
+            )
+        )
+    )
+    if answered:
+        return False
+    session.add(
+        AuditEntry(
+            actor_id=None,
+            action="person.timezone_from_slack",
+            subject=f"person:{person.id}",
+            detail={"from": person.timezone, "to": tz},
+        )
+    )
+    person.timezone = tz
+    return True
 
 
 class SlackLinker:
@@ -25,49 +65,71 @@ class SlackLinker:
         self.channel = channel
         self._known: set[str] = set()
 
-    async def ensure(self, user: str, dm_channel: str | None = None) -> bool:
+    async def ensure(
+        self, user: str, dm_channel: str | None = None, team: str | None = None
+    ) -> bool:
         """Link `user` if the roster knows them; return whether they are linked."""
         if user in self._known:
             return True
+        wanted = _address(user, dm_channel, team)
         async with self.sessions() as session, session.begin():
             identity = await find_identity(session, PLATFORM, user)
             if identity is not None:
-                if dm_channel and identity.address.get("channel") != dm_channel:
-                    identity.address = {**identity.address, "user": user, "channel": dm_channel}
+                if any(identity.address.get(key) != value for key, value in wanted.items()):
+                    identity.address = {**identity.address, **wanted}
                 self._known.add(user)
                 return True
-        email = await self._email(user)
-        address: dict[str, Any] = {"user": user}
-        if dm_channel:
-            address["channel"] = dm_channel
+        profile = await self._profile(user, team)
+        email = (profile.get("profile") or {}).get("email")
         async with self.sessions() as session, session.begin():
-            linked = await link_identity(session, PLATFORM, user, email=email, address=address)
+            linked = await link_identity(
+                session, PLATFORM, user, email=str(email) if email else None, address=wanted
+            )
+            person = await session.get(Person, linked.person_id) if linked else None
+            if person is not None:
+                await adopt_profile_timezone(session, person, profile.get("tz"))
         if linked is not None:
             self._known.add(user)
         return linked is not None
 
-    async def _email(self, user: str) -> str | None:
+    async def _profile(self, user: str, team: str | None) -> dict[str, Any]:
         try:
-            profile = await self.channel.user_profile(user)
+            return await self.channel.user_profile(user, team)
         except SendError as error:
             log.warning("slack users.info failed: %s", error)
-            return None
-        email = (profile.get("profile") or {}).get("email")
-        return str(email) if email else None
+            return {}
 
-    async def link_roster(self) -> int:
+    async def link_roster(self, team: str | None = None) -> int:
         """Link every roster person without a Slack identity; return how many were linked."""
         async with self.sessions() as session:
             linked_ids = select(Identity.person_id).where(Identity.platform == PLATFORM)
             people = list(await session.scalars(select(Person).where(Person.id.not_in(linked_ids))))
         count = 0
         for person in people:
-            user = person.slack_id or await self.channel.lookup_by_email(person.email)
+            profile: dict[str, Any] | None = None
+            user: str | None
+            if person.slack_id:
+                user = person.slack_id
+            else:
+                profile = await self.channel.lookup_by_email(person.email, team)
+                user = str(profile["id"]) if profile else None
             if user is None:
                 continue
             async with self.sessions() as session, session.begin():
                 identity = await link_identity(
-                    session, PLATFORM, user, email=person.email, address={"user": user}
+                    session, PLATFORM, user, email=person.email, address=_address(user, None, team)
                 )
+                fresh = await session.get(Person, person.id)
+                if identity is not None and profile is not None and fresh is not None:
+                    await adopt_profile_timezone(session, fresh, profile.get("tz"))
             count += identity is not None
         return count
+
+
+def _address(user: str, dm_channel: str | None, team: str | None) -> dict[str, Any]:
+    address: dict[str, Any] = {"user": user}
+    if dm_channel:
+        address["channel"] = dm_channel
+    if team:
+        address["team"] = team
+    return address
