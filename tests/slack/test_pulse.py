@@ -1,0 +1,202 @@
+"""Pulse cards in Slack: sent by the dispatcher as blocks, answered and changed with buttons."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from bot.channels.slack.api import METHOD_SCOPES
+from bot.channels.slack.app import SlackInbound
+from bot.channels.slack.channel import SlackChannel
+from bot.channels.slack.linking import SlackLinker
+from bot.clock import FrozenClock
+from bot.handlers.registry import build_router
+from bot.services.render import OutboxRenderer
+from scheduler.dispatcher import Dispatcher
+from scheduler.tick import tick
+from storage.models import (
+    Audience,
+    Cohort,
+    Delivery,
+    Identity,
+    PulseItem,
+    PulseReceipt,
+    PulseResponse,
+    PulseSurvey,
+)
+from tests.fakes.slack_api import FakeSlackApi
+from tests.slack.conftest import SIGNING_SECRET
+from tests.slack.world import (
+    AFTER_FIRING,
+    MONDAY,
+    SlackClient,
+    World,
+    block_text,
+    build_world,
+    buttons,
+)
+
+LEADER = "U3"  # writes English
+
+
+@dataclass
+class Pulse:
+    """The Slack app, the fake API and the database of one pulse scenario."""
+
+    api: FakeSlackApi
+    inbound: SlackInbound
+    slack: SlackClient
+    sessions: async_sessionmaker[AsyncSession]
+    world: World
+
+    async def send_round(self, *, anonymous: bool) -> tuple[str, list[dict[str, Any]]]:
+        """Open a one-question pulse round, dispatch it, and return the leader's card."""
+        async with self.sessions() as session, session.begin():
+            cohort = await session.scalar(select(Cohort))
+            assert cohort is not None
+            survey = PulseSurvey(
+                key="energy",
+                title={"en": "Monday pulse", "nb": "Mandagspuls"},
+                anonymous=anonymous,
+                min_responses=3,
+                open_hours=48,
+                weekdays="mon",
+                local_time=time(8, 30),
+                start_date=MONDAY,
+            )
+            session.add(survey)
+            await session.flush()
+            audience = Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id)
+            session.add(audience)
+            session.add(
+                PulseItem(
+                    survey_id=survey.id,
+                    key="energy",
+                    position=1,
+                    kind="likert",
+                    text={"en": "I had energy for my team this week.", "nb": "Jeg hadde energi."},
+                )
+            )
+        clock = FrozenClock(AFTER_FIRING)
+        await tick(self.sessions, clock)
+        channel = self.inbound.channel
+        await Dispatcher(self.sessions, {"slack": channel}, OutboxRenderer(), clock).run_once()
+        async with self.sessions() as session:
+            ref = await session.scalar(
+                select(Delivery.message_ref)
+                .join(Identity, Identity.person_id == Delivery.person_id)
+                .where(Identity.external_id == LEADER, Delivery.kind == "pulse")
+            )
+        assert ref is not None
+        channel_id, ts = ref.split(":")
+        return ref, self.api.messages[(channel_id, ts)]["blocks"]
+
+    async def click(self, ref: str, blocks: list[dict[str, Any]], label: str) -> None:
+        """Click the card's button whose label starts with `label`."""
+        button = next(b for b in buttons(blocks) if b["text"]["text"].startswith(label))
+        response = await self.slack.interact(self.slack.click(LEADER, ref, button))
+        assert response.status_code == 200
+        await self.inbound.drain()
+
+    def shown(self, ref: str) -> list[dict[str, Any]]:
+        """Return the card's blocks as Slack now shows them."""
+        channel_id, ts = ref.split(":")
+        blocks: list[dict[str, Any]] = self.api.messages[(channel_id, ts)]["blocks"]
+        return blocks
+
+    async def responses(self) -> list[PulseResponse]:
+        async with self.sessions() as session:
+            return list(await session.scalars(select(PulseResponse)))
+
+
+@pytest.fixture
+async def pulse(
+    sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi, slack_channel: SlackChannel
+) -> AsyncIterator[Pulse]:
+    router = build_router(sessions, FrozenClock(AFTER_FIRING))
+    inbound = SlackInbound(
+        channel=slack_channel,
+        signing_secret=SIGNING_SECRET,
+        handle=router.handle,
+        linker=SlackLinker(sessions, slack_channel),
+    )
+    world = await build_world(sessions, slack_api)
+    transport = httpx.ASGITransport(app=Starlette(routes=inbound.routes()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
+        yield Pulse(slack_api, inbound, SlackClient(http, SIGNING_SECRET), sessions, world)
+        await inbound.drain()
+    assert set(slack_api.methods()) <= set(METHOD_SCOPES)
+
+
+def primary_labels(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b["text"]["text"] for b in buttons(blocks) if b.get("style") == "primary"]
+
+
+async def test_a_pulse_card_is_answered_with_a_click_and_changed_with_a_second(
+    pulse: Pulse,
+) -> None:
+    ref, blocks = await pulse.send_round(anonymous=False)
+    assert [b["type"] for b in blocks] == ["header", "section", "context", "actions"]
+    assert blocks[0]["text"]["text"] == "Monday pulse"
+    assert blocks[1]["text"]["text"] == "I had energy for my team this week."
+    labels = [b["text"]["text"] for b in buttons(blocks)]
+    likert = ["1 Strongly disagree", "2 Disagree", "3 Neutral", "4 Agree", "5 Strongly agree"]
+    assert labels == likert
+    assert primary_labels(blocks) == []
+    assert "Anonymous" not in block_text(blocks)
+
+    await pulse.click(ref, blocks, "4 ")
+    (response,) = await pulse.responses()
+    assert (response.value_int, response.person_id) == (4, pulse.world.people[LEADER])
+    (update,) = pulse.api.calls_to("chat.update")
+    assert f"{update['channel']}:{update['ts']}" == ref
+    assert primary_labels(pulse.shown(ref)) == ["4 Agree"]
+    assert "Your answers: 1: 4 Agree" in block_text(pulse.shown(ref))
+
+    await pulse.click(ref, pulse.shown(ref), "2 ")
+    (changed,) = await pulse.responses()
+    assert (changed.id, changed.value_int) == (response.id, 2)
+    assert len(pulse.api.calls_to("chat.update")) == 2
+    shown = block_text(pulse.shown(ref))
+    assert primary_labels(pulse.shown(ref)) == ["2 Disagree"]
+    assert "Your earlier answer was changed." in shown
+    assert pulse.api.calls_to("chat.postEphemeral") == []
+
+
+async def test_an_anonymous_round_says_so_and_stores_no_person_id(pulse: Pulse) -> None:
+    ref, blocks = await pulse.send_round(anonymous=True)
+    context = next(b for b in blocks if b["type"] == "context")
+    notes = [element["text"] for element in context["elements"]]
+    assert "Anonymous: your name is not stored with your answer." in notes
+
+    await pulse.click(ref, blocks, "5 ")
+    await pulse.click(ref, pulse.shown(ref), "3 ")
+
+    (response,) = await pulse.responses()
+    assert (response.value_int, response.person_id) == (3, None)
+    async with pulse.sessions() as session:
+        receipts = list(await session.scalars(select(PulseReceipt)))
+    assert [r.person_id for r in receipts] == [pulse.world.people[LEADER]]  # that, not what
+    assert primary_labels(pulse.shown(ref)) == ["3 Neutral"]
+    assert "Anonymous: your name is not stored" in block_text(pulse.shown(ref))
+
+
+async def test_someone_elses_pulse_button_stores_nothing(pulse: Pulse) -> None:
+    _, blocks = await pulse.send_round(anonymous=True)
+    button = next(b for b in buttons(blocks) if b["text"]["text"].startswith("4 "))
+    # U1 replays U3's genuinely signed button.
+    response = await pulse.slack.interact(pulse.slack.click("U1", "D1:1.1", button))
+    assert response.status_code == 200
+    await pulse.inbound.drain()
+
+    assert await pulse.responses() == []
+    assert pulse.api.calls_to("chat.update") == []
+    assert [e["user"] for e in pulse.api.calls_to("chat.postEphemeral")] == ["U1"]
