@@ -19,6 +19,7 @@ from bot.services.identities import link_identity
 from bot.services.programme_apply import apply_programme_file
 from bot.services.roster_import import run_roster_import
 from bot.settings import Settings
+from bot.web.dashboard.auth import issue_login_link
 from storage.migrate import upgrade
 from storage.models import (
     Campaign,
@@ -73,7 +74,7 @@ class DemoTour:
     leader_name: str
     leader_link: str
     coach_name: str
-    coach_email: str
+    coach_link: str
 
 
 async def _demo_leader(session: AsyncSession) -> Person:
@@ -189,4 +190,5 @@ async def start_tour(session: AsyncSession, public_url: str, now: datetime) -> D
     await _queue_prompt(session, leader, now)
     await _open_pulse(session, leader, now)
     link = await chat_link(session, leader.email, public_url, now)
-    return DemoTour(leader.name, link, coach.name, coach.email)
+    dashboard = await issue_login_link(session, coach, now, public_url)
+    return DemoTour(leader.name, link, coach.name, dashboard)

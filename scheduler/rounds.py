@@ -27,7 +27,6 @@ from storage.models import (
     PeerSeries,
     Person,
     PulseReceipt,
-    PulseResponse,
     PulseRound,
     PulseSurvey,
 )
@@ -43,13 +42,10 @@ REMINDER_LOOKBACK = timedelta(days=14)
 async def run_pulse_rounds(
     session: AsyncSession, now: datetime, options: TickOptions, report: TickReport
 ) -> None:
-    """Create, open and close pulse rounds, then owe each audience member their pulse."""
+    """Create and open pulse rounds, then owe each audience member their pulse."""
     report.pulse_rounds_created += await create_pulse_rounds(session, now, options)
-    opened, closed = await open_due_pulse_rounds(session, now)
-    report.pulse_rounds_opened += opened
-    report.pulse_rounds_closed += closed
+    report.pulse_rounds_opened += await open_due_pulse_rounds(session, now)
     report.pulse_deliveries += await create_pulse_deliveries(session, now, options)
-    report.pulse_reminders += await create_pulse_reminders(session, now, options)
 
 
 async def create_pulse_rounds(session: AsyncSession, now: datetime, options: TickOptions) -> int:
@@ -77,11 +73,11 @@ async def create_pulse_rounds(session: AsyncSession, now: datetime, options: Tic
     return created
 
 
-async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> tuple[int, int]:
-    """Open rounds whose time has come and close those past `closes_at`; return both counts.
+async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> int:
+    """Open rounds whose time has come; return how many opened.
 
-    Closing wipes the round's slot secret and every response's slot, so that nothing
-    links a person to an anonymous response any more.
+    Closing is not done here but by `scheduler.pulse_jobs` through the pulse service,
+    which also unlinks and reorders the anonymous responses.
     """
     to_open = (
         await session.execute(
@@ -102,23 +98,7 @@ async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> tuple[i
             .values(status="open", slot_secret=secrets.token_hex(32) if anonymous else None)
         )
         opened += int(getattr(result, "rowcount", 0) or 0)
-    to_close = list(
-        await session.scalars(
-            select(PulseRound.id).where(
-                PulseRound.status.in_(("scheduled", "open")), PulseRound.closes_at <= now
-            )
-        )
-    )
-    if to_close:
-        await session.execute(
-            update(PulseRound)
-            .where(PulseRound.id.in_(to_close))
-            .values(status="closed", slot_secret=None)
-        )
-        await session.execute(
-            update(PulseResponse).where(PulseResponse.round_id.in_(to_close)).values(slot=None)
-        )
-    return opened, len(to_close)
+    return opened
 
 
 async def create_pulse_deliveries(

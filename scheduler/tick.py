@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,14 +25,19 @@ from bot.core.schedule import (
     local_date_of,
     personal_due,
 )
+from bot.services.digest import queue_weekly_digests
 from scheduler import rounds
 from scheduler.outbox_rows import insert_deliveries, outbox_row, skip_reason
+from scheduler.peer_jobs import run_peer_jobs
+from scheduler.pulse_jobs import run_pulse_jobs
 from scheduler.timing import TickOptions, Window, spec_of, tick_window, zone_name
 from storage.models import Campaign, CampaignPrompt, Delivery, Occurrence, Person
 from storage.queries.audience import audience_people, coach_ids_of
 from storage.queries.inserts import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
+
+DIGEST_TIME = time(9, 0)
 
 # Reminders are looked for among prompts sent this recently; older ones are long stale.
 REMINDER_LOOKBACK = timedelta(days=14)
@@ -56,7 +62,11 @@ class TickReport:
     pulse_rounds_closed: int = 0
     pulse_deliveries: int = 0
     pulse_reminders: int = 0
+    pulse_summaries: int = 0
     peer_rounds_created: int = 0
+    peer_rounds_matched: int = 0
+    peer_intros: int = 0
+    digests: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts by name, for logs and metrics."""
@@ -82,11 +92,30 @@ async def tick(
     async with session_factory() as session, session.begin():
         report.reminders += await create_reminders(session, now, options)
     async with session_factory() as session, session.begin():
+        # Closing first, through the pulse service, so closed rounds are shuffled and unlinked.
+        pulses = await run_pulse_jobs(session, now, options)
+        report.pulse_rounds_closed += pulses.closed
+        report.pulse_summaries += pulses.summaries
+        report.pulse_reminders += pulses.reminders
+    async with session_factory() as session, session.begin():
         await rounds.run_pulse_rounds(session, now, options, report)
     async with session_factory() as session, session.begin():
         report.peer_rounds_created += len(await rounds.create_peer_rounds(session, now, options))
+    async with session_factory() as session, session.begin():
+        peers = await run_peer_jobs(session, now, options)
+        report.peer_rounds_matched += peers.matched_rounds
+        report.peer_intros += peers.intros
+    if options.weekly_digests and digest_due(now, options.default_timezone):
+        async with session_factory() as session, session.begin():
+            report.digests += await queue_weekly_digests(session, now)
     log.info("tick done", extra={"tick": report.as_dict()})
     return report
+
+
+def digest_due(now: datetime, timezone: str) -> bool:
+    """Tell whether coaches' weekly digests may go out: Monday from 09:00 local time."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.weekday() == 0 and local.time() >= DIGEST_TIME
 
 
 async def materialise_campaign(

@@ -25,6 +25,8 @@ class TickOptions:
     default_timezone: str = DEFAULT_TIMEZONE
     pulse_max_lateness: timedelta = timedelta(hours=4)
     peer_catch_up: timedelta = timedelta(days=1)
+    # Coaches' weekly digests, queued on Monday mornings.
+    weekly_digests: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TickOptions:

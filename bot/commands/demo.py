@@ -31,6 +31,7 @@ def demo_command() -> None:
     _say("")
     _say(f"Leader {tour.leader_name}: open {tour.leader_link}")
     _say("  A reflection prompt arrives in the web chat within seconds, a pulse soon after.")
-    _say(f"Coach {tour.coach_name}: run `tenkepause login-link {tour.coach_email}`")
+    _say(f"Coach {tour.coach_name}: open {tour.coach_link} (the dashboard; valid 15 minutes,")
+    _say("  `tenkepause login-link EMAIL` prints a new one)")
     _say(f"Health: {base}/healthz   Metrics: {base}/metrics   Press Ctrl+C to stop.")
     run(serve(settings))

@@ -88,6 +88,10 @@ async def _delivery_for_text(context: Context) -> tuple[Delivery | None, str]:
         if replied is not None:
             owned = await answers.answerable_delivery(session, replied.id, me.id)
             return owned, "follow_up" if replied.kind == "follow_up" else "main"
+    if interaction.is_group_chat:
+        # In a group, only a reply to one of our prompts is an answer; anything else is
+        # the group's own conversation (e.g. a thread the bot was mentioned in).
+        return None, "main"
     identity = context.identity
     if identity is not None and identity.awaiting_delivery_id is not None:
         owned = await answers.answerable_delivery(session, identity.awaiting_delivery_id, me.id)
@@ -98,9 +102,9 @@ async def _delivery_for_text(context: Context) -> tuple[Delivery | None, str]:
 
 async def reply_text(context: Context) -> list[Reply]:
     """Treat a chat message as the answer to the prompt it replies to, or the open one."""
-    if context.interaction.is_group_chat and not context.interaction.reply_to:
-        return []  # ordinary group conversation is none of our business
     delivery, stage = await _delivery_for_text(context)
+    if delivery is None and context.interaction.is_group_chat:
+        return []
     if delivery is None:
         return context.say(
             context._(

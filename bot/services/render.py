@@ -5,6 +5,7 @@ Each delivery kind has one renderer. Other modules add theirs with `renders(kind
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,23 @@ from storage.models import Delivery, Person
 
 KindRenderer = Callable[[AsyncSession, Delivery, str], Awaitable[OutMessage]]
 RENDERERS: dict[str, KindRenderer] = {}
+
+
+# Modules whose renderers register themselves on import. Listed here, in one place, so the
+# dispatcher can render every kind whichever modules the process happened to import.
+RENDERER_MODULES = (
+    "bot.services.comments",
+    "bot.services.digest",
+    "bot.services.peer_rounds",
+    "bot.services.pulse_closing",
+    "bot.services.pulse_messages",
+)
+
+
+def load_renderers() -> None:
+    """Import every module that registers renderers (idempotent)."""
+    for module in RENDERER_MODULES:
+        importlib.import_module(module)
 
 
 class UnknownKind(LookupError):
@@ -44,6 +62,7 @@ async def recipient_locale(session: AsyncSession, delivery: Delivery) -> str:
 
 async def render(session: AsyncSession, delivery: Delivery) -> OutMessage:
     """Return the message for an outbox row."""
+    load_renderers()
     renderer = RENDERERS.get(delivery.kind)
     if renderer is None:
         raise UnknownKind(f"no renderer for delivery kind {delivery.kind!r}")

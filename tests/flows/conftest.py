@@ -26,7 +26,7 @@ from tests import factories
 from tests.webchat.conftest import chat_world  # noqa: F401  (the real web chat app)
 
 SECRET = "flow-secret"
-OPTIONS = TickOptions(quiet_hours=None)
+OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False)
 ITEMS = {
     "energy": ("likert", []),
     "recommend": ("scale", []),

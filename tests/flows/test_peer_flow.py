@@ -20,10 +20,8 @@ async def test_peer_round_is_matched_introduced_and_followed_up(
 ) -> None:
     async with sessions.begin() as session:
         programme = await seed_programme(session)
-    await tick(flow.sessions, flow.clock, OPTIONS)
-    async with sessions.begin() as session:
-        report = await run_peer_jobs(session, flow.clock.now(), OPTIONS)
-    assert (report.matched_rounds, report.matches, report.intros, report.checks) == (1, 3, 6, 6)
+    report = await tick(flow.sessions, flow.clock, OPTIONS)  # creates, matches, introduces
+    assert (report.peer_rounds_matched, report.peer_intros) == (1, 6)
     async with sessions.begin() as session:
         again = await run_peer_jobs(session, flow.clock.now(), OPTIONS)
     assert again.matched_rounds == again.intros == 0
@@ -85,8 +83,6 @@ async def test_sitting_out_the_next_round_keeps_a_person_out_of_it(
     async with sessions.begin() as session:
         programme = await seed_programme(session)
     await tick(flow.sessions, flow.clock, OPTIONS)
-    async with sessions.begin() as session:
-        await run_peer_jobs(session, flow.clock.now(), OPTIONS)
     intros = [s for s in await flow.dispatch() if s.message.tag == "peer_intro"]
     leaving = intros[0]
     replies = await flow.click(leaving.ref, lambda b: b.label == "Sit out the next round")
@@ -101,10 +97,8 @@ async def test_sitting_out_the_next_round_keeps_a_person_out_of_it(
     assert next_round.local_date == factories.T0.date() + timedelta(days=14)
 
     flow.clock.advance(days=14)
-    await tick(flow.sessions, flow.clock, OPTIONS)  # creates nothing new: the round exists
-    async with sessions.begin() as session:
-        report = await run_peer_jobs(session, flow.clock.now(), OPTIONS)
-    assert report.matched_rounds == 1 and report.intros == 5
+    report = await tick(flow.sessions, flow.clock, OPTIONS)  # the round exists; match it
+    assert report.peer_rounds_matched == 1 and report.peer_intros == 5
     async with sessions() as session:
         rounds = await session.scalar(select(func.count(PeerRound.id)))
         in_round_two = set(

@@ -154,3 +154,14 @@ async def test_coach_posts_group_prompt_and_participant_is_refused(sessions: Ses
     async with sessions() as session:
         kinds = list(await session.scalars(select(Delivery.kind)))
     assert kinds == ["group_prompt"] * 3
+
+
+async def test_group_chat_text_that_replies_to_nothing_of_ours_is_ignored(
+    sessions: Sessions,
+) -> None:
+    await leader_with_prompt(sessions)  # the leader has an open personal prompt
+    chatter = Interaction(
+        "slack", "U1", InteractionKind.TEXT, text="Lunsj?", reply_to="C9:1.0", is_group_chat=True
+    )
+    assert await router(sessions).handle(chatter) == []
+    assert await count(sessions, Answer) == 0

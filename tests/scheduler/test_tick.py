@@ -23,6 +23,7 @@ from storage.models import (
     PulseRound,
 )
 from storage.queries.audience import reset_ignored, skip_paused_deliveries
+from tests import factories
 from tests.scheduler.campaign_seed import (
     add_campaign,
     add_cohort,
@@ -34,7 +35,8 @@ from tests.scheduler.campaign_seed import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-OPTIONS = TickOptions()
+# Digests are a Monday-morning concern of their own, tested below; leave them out here.
+OPTIONS = TickOptions(weekly_digests=False)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -392,3 +394,15 @@ async def test_peer_rounds_are_created_once_and_reported_due_after_their_start(
         assert await due_peer_rounds(session, clock.now()) == []
         due = await due_peer_rounds(session, utc(2027, 3, 16, 9, 1))  # 10:01 Oslo
     assert [r.id for r in due] == [peer_round.id]
+
+
+async def test_a_monday_morning_tick_queues_each_coachs_digest_once(sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        cohort, _ = await factories.cohort_with_group(session)
+        await factories.join(session, await factories.person(session, role="coach"), cohort)
+    options = TickOptions()
+    sunday = await tick(sessions, FrozenClock(utc(2027, 3, 21, 12)), options)
+    early = await tick(sessions, FrozenClock(utc(2027, 3, 22, 7, 30)), options)  # 08:30 Oslo
+    monday = await tick(sessions, FrozenClock(utc(2027, 3, 22, 8, 30)), options)
+    again = await tick(sessions, FrozenClock(utc(2027, 3, 22, 9)), options)
+    assert [r.digests for r in (sunday, early, monday, again)] == [0, 0, 1, 0]
