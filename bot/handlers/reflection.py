@@ -127,13 +127,9 @@ async def edited_text(context: Context) -> list[Reply]:
     return await _store(context, delivery, context.interaction.text, answer.stage, None)
 
 
-async def press_edit(context: Context) -> list[Reply]:
-    """Offer the current answer for editing."""
-    delivery = await _own_delivery(context)
-    if delivery is None:
-        return _not_yours(context)
-    latest = [a for a in await answers.recent_answers(context.session, context.me.id, 50)]
-    current = next((a for a in latest if a.delivery_id == delivery.id and a.stage == "main"), None)
+async def _offer_edit(context: Context, delivery: Delivery) -> list[Reply]:
+    """Ask for a new version of the person's answer to `delivery`, prefilled."""
+    current = await answers.own_answer(context.session, delivery.id, context.me.id)
     view = await prompt_view(context.session, delivery, context.locale)
     if context.identity is not None:
         context.identity.awaiting_delivery_id, context.identity.awaiting_stage = delivery.id, "main"
@@ -145,6 +141,23 @@ async def press_edit(context: Context) -> list[Reply]:
     )
     text = context._("Write the new version of your reflection as a reply.")
     return [Reply(OutMessage(text=text, locale=context.locale, ask=request, tag="edit"))]
+
+
+async def press_edit(context: Context) -> list[Reply]:
+    """Offer the current answer for editing."""
+    delivery = await _own_delivery(context)
+    if delivery is None:
+        return _not_yours(context)
+    return await _offer_edit(context, delivery)
+
+
+async def edit_latest(context: Context) -> list[Reply]:
+    """Offer the person's newest answer for editing (the /edit command)."""
+    latest = await answers.recent_answers(context.session, context.me.id, 1)
+    delivery = await context.session.get(Delivery, latest[0].delivery_id) if latest else None
+    if delivery is None:
+        return context.say(context._("You have no saved reflections yet."))
+    return await _offer_edit(context, delivery)
 
 
 async def press_follow_up(context: Context) -> list[Reply]:

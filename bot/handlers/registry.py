@@ -30,6 +30,7 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("timezone", account.timezone)
     router.command("mine", account.mine)
     router.command("stop", account.stop, pending=True)
+    router.command("edit", reflection.edit_latest)
     router.command("home", home.home)
     router.button(home.PAUSE, home.press_pause)
     router.button(home.RESUME, home.press_resume)

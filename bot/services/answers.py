@@ -137,6 +137,17 @@ async def save_answer(
     return answer
 
 
+async def own_answer(session: AsyncSession, delivery_id: int, person_id: int) -> Answer | None:
+    """Return the person's main answer to a delivery, if any."""
+    return await session.scalar(
+        select(Answer).where(
+            Answer.delivery_id == delivery_id,
+            Answer.person_id == person_id,
+            Answer.stage == "main",
+        )
+    )
+
+
 async def answer_by_source(session: AsyncSession, person_id: int, source_ref: str) -> Answer | None:
     """Find the answer that a given message of the author carried."""
     return await session.scalar(

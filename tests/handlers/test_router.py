@@ -165,3 +165,20 @@ async def test_group_chat_text_that_replies_to_nothing_of_ours_is_ignored(
     )
     assert await router(sessions).handle(chatter) == []
     assert await count(sessions, Answer) == 0
+
+
+async def test_edit_command_offers_the_newest_answer_and_the_reply_replaces_it(
+    sessions: Sessions,
+) -> None:
+    _, delivery_id, _ = await leader_with_prompt(sessions)
+    handler = router(sessions)
+    await handler.handle(submit(str(delivery_id), "Første versjon"))
+    offer = await handler.handle(
+        Interaction("slack", "U1", InteractionKind.COMMAND, command="edit")
+    )
+    assert offer[0].message.ask is not None
+    assert offer[0].message.ask.initial_text == "Første versjon"
+    await handler.handle(Interaction("slack", "U1", InteractionKind.TEXT, text="Andre versjon"))
+    async with sessions() as session:
+        texts = list(await session.scalars(select(Answer.text)))
+    assert texts == ["Andre versjon"]
