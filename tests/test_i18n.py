@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from bot.i18n import gettext_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import catalog  # noqa: E402
+from tools import catalog
 
 
 def test_no_catalog_lacks_a_string() -> None:

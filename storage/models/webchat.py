@@ -16,9 +16,7 @@ class WebChatMessage(Timestamped, Base):
     __tablename__ = "webchat_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     sender: Mapped[str] = mapped_column(String(8))  # "bot" or "person"
     # The rendered message: text, title, context, buttons (signed), ask. Never logged.
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
