@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.matching import Candidate, MixingRules, PairHistory, Unmatched, match
 from bot.core.problems import UserError
 from bot.prompts.bank import THEMES, BankPrompt, load_bank
-from bot.services.pulses import NotFound, audience_people
+from bot.services.pulses import NotFound
 from storage.models import (
     PeerMatch,
     PeerMatchMember,
@@ -25,6 +25,7 @@ from storage.models import (
     utcnow,
 )
 from storage.models.vocab import MEETING_STATES
+from storage.queries.audience import audience_people
 
 
 class NotInMatch(UserError):

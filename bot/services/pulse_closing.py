@@ -22,7 +22,7 @@ from bot.core.problems import UserError
 from bot.core.pulse_results import SplitBy
 from bot.i18n import gettext_for
 from bot.services.pulse_messages import localised, survey_items
-from bot.services.pulses import audience_people, close_round, round_results, survey_trend
+from bot.services.pulses import close_round, round_results, survey_trend
 from bot.services.render import renders
 from scheduler.outbox_rows import insert_deliveries, outbox_row
 from storage.models import (
@@ -35,6 +35,7 @@ from storage.models import (
     PulseRound,
     PulseSurvey,
 )
+from storage.queries.audience import audience_people
 
 # Rounds closed this recently still get their coach summary queued (if nobody has yet).
 SUMMARY_LOOKBACK = timedelta(days=2)

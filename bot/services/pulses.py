@@ -49,6 +49,7 @@ from storage.models import (
     PulseRound,
     PulseSurvey,
 )
+from storage.queries.audience import audience_people
 
 
 class PulseRoundClosed(UserError):
@@ -251,41 +252,6 @@ async def split_attributes(
         )
         for p in people
     }
-
-
-async def audience_people(session: AsyncSession, owner_kind: str, owner_id: int) -> list[Person]:
-    """Return the participants an audience (its cohorts and groups) reaches, by id."""
-    rows = (
-        await session.execute(
-            select(Audience.cohort_id, Audience.group_id).where(
-                Audience.owner_kind == owner_kind, Audience.owner_id == owner_id
-            )
-        )
-    ).all()
-    cohort_ids = {c for c, _ in rows if c is not None}
-    group_ids = {g for _, g in rows if g is not None}
-    ids: set[int] = set()
-    if cohort_ids:
-        ids |= set(
-            await session.scalars(
-                select(CohortMembership.person_id).where(
-                    CohortMembership.cohort_id.in_(cohort_ids),
-                    CohortMembership.role == "participant",
-                )
-            )
-        )
-    if group_ids:
-        ids |= set(
-            await session.scalars(
-                select(GroupMembership.person_id).where(GroupMembership.group_id.in_(group_ids))
-            )
-        )
-    if not ids:
-        return []
-    people = await session.scalars(
-        select(Person).where(Person.id.in_(ids), Person.role == "participant").order_by(Person.id)
-    )
-    return list(people)
 
 
 def _prefer(ids: Iterable[int], preferred: set[int]) -> int | None:
