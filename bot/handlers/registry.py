@@ -11,6 +11,7 @@ from bot.handlers import (
     coach,
     coach_results,
     dashboard_link,
+    group_link,
     home,
     peers,
     pulse,
@@ -43,6 +44,7 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("close", coach_results.close_now, staff=True)
     router.command("dashboard", dashboard_link.send_link, staff=True)
     router.command("closing", coach_results.send_closing_message, staff=True)
+    router.command("link", group_link.link_chat, open=True, pending=True)  # checks inside
     router.button(compose_pulse.PULSE_VALUE, pulse.press_value)
     router.button(compose_pulse.PULSE_DONE, pulse.press_done)
     router.button(compose_pulse.PULSE_GOTO, pulse.press_goto)
