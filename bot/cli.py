@@ -9,6 +9,7 @@ from bot.commands import (
     db,
     demo,
     export,
+    group_link,
     invite,
     login_link,
     programme,
@@ -27,6 +28,7 @@ app.add_typer(db.app, name="db")
 app.command("run")(serve.run_command)
 app.command("demo")(demo.demo_command)
 app.command("chat-link")(chat_link.chat_link_command)
+app.command("group-link-code")(group_link.group_link_code_command)
 app.add_typer(roster.app, name="roster")
 app.add_typer(programme.app, name="programme")
 app.add_typer(invite.app, name="invite")

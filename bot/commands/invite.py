@@ -15,18 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.channels.telegram.onboarding import (
-    INVITE_DAYS,
-    create_group_link_code,
-    create_invites,
-    invite_link,
-)
+from bot.channels.telegram.onboarding import INVITE_DAYS, create_invites, invite_link
 from bot.clock import SystemClock
 from bot.commands.common import console, fail, run
+from bot.commands.group_link import make_group_link_code
 from bot.core.problems import UserError
 from bot.database import open_database
+from bot.services.group_links import GROUP_LINK_DAYS
 from bot.settings import Settings, get_settings
-from storage.models import Cohort, CohortMembership, Identity, PeerGroup, Person
+from storage.models import Cohort, CohortMembership, Identity, Person
 
 app = typer.Typer(help="Invite people to join Tenkepause on a chat platform.", no_args_is_help=True)
 
@@ -118,20 +115,10 @@ def telegram_command(
     console.print(f"{len(rows)} invite link(s) written{where}; they expire in {days} days.")
 
 
-async def make_group_code(settings: Settings, group: str) -> str:
-    """Create a code that links a Telegram group chat to the named peer group."""
-    now = SystemClock().now()
-    async with open_database(settings) as (_, sessions), sessions() as session, session.begin():
-        row = await session.scalar(select(PeerGroup).where(PeerGroup.name == group))
-        if row is None:
-            raise UserError(f"--group: there is no peer group named {group!r}")
-        return await create_group_link_code(session, row, now)
-
-
 @app.command("telegram-group")
 def telegram_group_command(
     group: Annotated[str, typer.Option("--group", help="The peer group, by name.")],
 ) -> None:
-    """Create a one-time code a coach uses with /link in a Telegram group chat."""
-    code = run(make_group_code(get_settings(), group))
+    """Create a one-time code a coach uses with /link in a Telegram group (see group-link-code)."""
+    code = run(make_group_link_code(get_settings(), group, GROUP_LINK_DAYS, "--group"))
     console.print(f"In the Telegram group, a coach writes: /link {code}", markup=False)

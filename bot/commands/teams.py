@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import typer
-from sqlalchemy import select
 
-from bot.channels.teams.linking import GROUP_LINK, GROUP_LINK_DAYS
-from bot.clock import SystemClock
 from bot.commands.common import console, fail, run
+from bot.commands.group_link import make_group_link_code
 from bot.core.problems import UserError
-from bot.database import open_database
-from bot.services.one_time_codes import issue_code
+from bot.services.group_links import GROUP_LINK_DAYS
 from bot.settings import Settings, get_settings
-from storage.models import PeerGroup
 
 app = typer.Typer(
     help="Microsoft Teams: the app package and group-chat link codes.", no_args_is_help=True
@@ -78,18 +73,6 @@ def package_command(
     console.print(f"Teams app package written to {written}", markup=False, highlight=False)
 
 
-async def make_link_code(settings: Settings, group: str, days: int) -> str:
-    """Create a code that links one Teams chat or channel to the named peer group."""
-    now = SystemClock().now()
-    async with open_database(settings) as (_, sessions), sessions() as session, session.begin():
-        row = await session.scalar(select(PeerGroup).where(PeerGroup.name == group))
-        if row is None:
-            raise UserError(f"--group: there is no peer group named {group!r}")
-        return await issue_code(
-            session, GROUP_LINK, now=now, ttl=timedelta(days=days), group_id=row.id
-        )
-
-
 @app.command("link-code")
 def link_code_command(
     group: Annotated[str, typer.Option("--group", help="The peer group, by name.")],
@@ -97,8 +80,10 @@ def link_code_command(
         GROUP_LINK_DAYS
     ),
 ) -> None:
-    """Create a one-time code a coach sends as `@Tenkepause link CODE` in a Teams chat."""
-    code = run(make_link_code(get_settings(), group, days))
+    """Create a one-time code a coach sends as `@Tenkepause link CODE` (see group-link-code)."""
+    code = run(make_group_link_code(get_settings(), group, days, "--group"))
     console.print(
-        f"In the Teams channel or group chat, a coach writes: @Tenkepause link {code}", markup=False
+        f"In the Teams channel or group chat, a coach writes: @Tenkepause link {code}",
+        markup=False,
+        soft_wrap=True,
     )
