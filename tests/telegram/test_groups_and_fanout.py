@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels.telegram.onboarding import create_group_link_code
+from bot.services.group_links import issue_group_link_code
 from bot.services.group_prompts import post_group_prompt
 from storage.models import Answer, Delivery, GroupChat, Identity, PeerGroup, Person
 from tests import factories
@@ -39,7 +39,7 @@ async def peer_group(harness: Harness) -> tuple[Person, Person, PeerGroup, str]:
         cohort, group = await factories.cohort_with_group(session)
         await factories.join(session, coach, cohort, group)
         await factories.join(session, leader, cohort, group)
-        code = await create_group_link_code(session, group, NOW)
+        code = await issue_group_link_code(session, group, NOW)
     return coach, leader, group, code
 
 

@@ -25,12 +25,14 @@ from bot.channels.telegram.onboarding import CONSENT, Onboarding
 from bot.channels.telegram.refs import message_ref
 from bot.core import button_codec
 from bot.core.messages import TAMPERED, Interaction, InteractionKind, OutMessage
+from bot.handlers.group_link import CHAT_ADDRESS, NOT_LINKED_TEXT
 from bot.handlers.router import Router
-from bot.i18n import gettext_for
+from bot.i18n import N_, gettext_for
 
 log = logging.getLogger(__name__)
 
 GROUP_TYPES = (Chat.GROUP, Chat.SUPERGROUP)
+LINK = "link"  # `/link CODE` in a group chat links it to a peer group
 
 
 def locale_of(language_code: str | None) -> str:
@@ -86,8 +88,18 @@ def to_interaction(
         if command is None:
             return None
         name, args = command
+        if name == LINK:
+            common["fields"].update(_link_fields(message.chat.id))
         return Interaction(kind=InteractionKind.COMMAND, command=name, args=args, **common)
     return Interaction(kind=InteractionKind.TEXT, **common)
+
+
+def _link_fields(chat_id: int) -> dict[str, Any]:
+    """Return what `/link CODE` needs beyond the chat id: where to post, how to get linked."""
+    return {
+        CHAT_ADDRESS: {"chat_id": chat_id},
+        NOT_LINKED_TEXT: N_("Only a linked coach can link this chat. Open your invite link first."),
+    }
 
 
 def _button(update: Update, secret: str) -> Interaction:
@@ -134,7 +146,6 @@ class TelegramInbound:
         """Register every handler of the Telegram bot, in the order PTB should try them."""
         new_messages = filters.UpdateType.MESSAGE
         application.add_handler(CommandHandler("start", self.start, filters=new_messages))
-        application.add_handler(CommandHandler("link", self.link, filters=new_messages))
         application.add_handler(CallbackQueryHandler(self.button))
         application.add_handler(MessageHandler(filters.TEXT, self.message))
         application.add_error_handler(self.error)
@@ -157,22 +168,6 @@ class TelegramInbound:
             user_id=message.from_user.id,
             chat_id=message.chat.id,
             code=interaction.args[0],
-            language_code=message.from_user.language_code,
-        )
-        if reply is not None:
-            await self._send(message.chat.id, reply)
-
-    async def link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Link a group chat to a peer group with a one-time code."""
-        message, interaction = update.message, self._interaction(update, context)
-        if message is None or interaction is None or message.from_user is None:
-            return
-        reply = await self.onboarding.link_group(
-            interaction.event_id or "",
-            user_id=message.from_user.id,
-            chat_id=message.chat.id,
-            is_group=interaction.is_group_chat,
-            code=interaction.args[0] if interaction.args else "",
             language_code=message.from_user.language_code,
         )
         if reply is not None:

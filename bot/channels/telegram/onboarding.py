@@ -1,4 +1,4 @@
-"""Join by invite link: one-time codes, `/start <code>`, consent; and `/link <code>` for groups.
+"""Join by invite link: one-time codes, `/start <code>`, and consent.
 
 Codes come from `bot.services.one_time_codes`, which stores only their SHA-256 hashes.
 An invite links nothing until its person accepts the consent message; the code is
@@ -22,16 +22,13 @@ from bot.core.messages import Button, OutMessage
 from bot.i18n import N_, gettext_for
 from bot.services.events import first_time
 from bot.services.one_time_codes import CodeProblem, find_code, issue_code, problem_with
-from storage.models import AuditEntry, GroupChat, Identity, OneTimeCode, PeerGroup, Person
+from storage.models import AuditEntry, Identity, OneTimeCode, Person
 
 log = logging.getLogger(__name__)
 
 INVITE = "telegram_invite"
-GROUP_LINK = "telegram_group_link"
 CONSENT = "tgc"  # button action of the consent message
 INVITE_DAYS = 14
-GROUP_LINK_DAYS = 7
-STAFF = ("coach", "admin")
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -63,14 +60,6 @@ async def create_invites(
     ]
 
 
-async def create_group_link_code(
-    session: AsyncSession, group: PeerGroup, now: datetime, days: int = GROUP_LINK_DAYS
-) -> str:
-    """Create a code that links one Telegram group chat to `group`; the caller commits."""
-    ttl = timedelta(days=days)
-    return await issue_code(session, GROUP_LINK, now=now, ttl=ttl, group_id=group.id)
-
-
 def _locale(person: Person | None, language_code: str | None) -> str:
     if person is not None:
         return person.locale
@@ -80,7 +69,7 @@ def _locale(person: Person | None, language_code: str | None) -> str:
 
 @dataclass
 class Onboarding:
-    """Handle invite codes, consent and group links inside one transaction each."""
+    """Handle invite codes and consent inside one transaction each."""
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
@@ -240,73 +229,3 @@ class Onboarding:
             await channel.send(address, message)
         except SendError as error:
             log.warning("consent outcome not sent", extra={"error": type(error).__name__})
-
-    async def link_group(
-        self,
-        event_id: str,
-        *,
-        user_id: int,
-        chat_id: int,
-        is_group: bool,
-        code: str,
-        language_code: str | None,
-    ) -> OutMessage | None:
-        """Handle `/link <code>` in a group chat: a coach links it to a peer group."""
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            if not await first_time(session, PLATFORM, event_id):
-                return None
-            identity = await session.scalar(
-                select(Identity).where(
-                    Identity.platform == PLATFORM, Identity.external_id == str(user_id)
-                )
-            )
-            person = await session.get(Person, identity.person_id) if identity else None
-            locale = _locale(person, language_code)
-            _ = gettext_for(locale).gettext
-
-            def say(text: str) -> OutMessage:
-                return OutMessage(text=text, locale=locale, tag="group_link")
-
-            if not is_group:
-                return say(_("Write /link with your code in the group chat you want to link."))
-            if identity is None or person is None or identity.status != "active":
-                return say(
-                    _("Only a linked coach can link this chat. Open your invite link first.")
-                )
-            if person.role not in STAFF:
-                return say(_("Only a coach can link a group chat to a peer group."))
-            row = await find_code(session, GROUP_LINK, code) if code else None
-            refusal = self._refusal(row, now, locale)
-            if refusal is not None or row is None or row.group_id is None:
-                return say(refusal or "")
-            group = await session.get(PeerGroup, row.group_id)
-            assert group is not None
-            chat = await session.scalar(
-                select(GroupChat).where(
-                    GroupChat.platform == PLATFORM, GroupChat.external_id == str(chat_id)
-                )
-            )
-            if chat is None:
-                chat = GroupChat(platform=PLATFORM, external_id=str(chat_id))
-                session.add(chat)
-            chat.group_id, chat.address, chat.linked_by_id = (
-                group.id,
-                {"chat_id": chat_id},
-                person.id,
-            )
-            row.used_at = now
-            session.add(
-                AuditEntry(
-                    actor_id=person.id,
-                    action="group_chat.link",
-                    subject=f"group:{group.name}",
-                    detail={"platform": PLATFORM},
-                )
-            )
-            return say(
-                _(
-                    "This chat is now linked to the peer group {group}. Group prompts will be "
-                    "posted here, and answers given here are visible to the group and its coach."
-                ).format(group=group.title or group.name)
-            )
