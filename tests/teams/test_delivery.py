@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.channels.teams.linking import create_group_link_code
+from bot.services.group_links import issue_group_link_code
 from bot.services.group_prompts import post_group_prompt
 from storage.models import Answer, Delivery, GroupChat, Identity, PeerGroup, Person
 from tests import factories
@@ -164,7 +164,7 @@ async def test_a_group_prompt_goes_to_the_channel_a_coach_linked(
         cohort, group = await factories.cohort_with_group(session)
         await factories.join(session, coach, cohort, group)
         await factories.join(session, leader, cohort, group)
-        code = await create_group_link_code(session, group, NOW)
+        code = await issue_group_link_code(session, group, NOW)
 
     await world.post(world.mention(leader_user, f"link {code}", CHANNEL))
     assert await world.count(GroupChat) == 0

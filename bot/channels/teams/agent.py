@@ -33,6 +33,7 @@ from bot.channels.teams.inbound import (
     click_interaction,
     is_group,
     link_code,
+    link_interaction,
     speaker,
     text_interaction,
 )
@@ -128,9 +129,9 @@ class TeamsInbound:
         self.channel.remember(conversation)
         code = link_code(activity)
         if code is not None:
-            self.spawn(self._link_group(conversation, activity, who, code))
-            return
-        interaction = text_interaction(activity, self.commands)
+            interaction = link_interaction(activity, code, self._chat_address(conversation))
+        else:
+            interaction = text_interaction(activity, self.commands)
         if interaction is not None:
             self._schedule(context, interaction)
 
@@ -207,27 +208,14 @@ class TeamsInbound:
             return None
         return found[0] if found else None
 
-    async def _link_group(
-        self, conversation: Conversation, activity: Activity, who: Speaker, code: str
-    ) -> None:
+    @staticmethod
+    def _chat_address(conversation: Conversation) -> dict[str, Any]:
+        """Return where group prompts for this chat go: new posts, not thread replies."""
         reference = conversation.conversation_reference.model_copy(deep=True)
         assert reference.conversation is not None
-        chat_id = base_conversation(str(reference.conversation.id))
-        # Group prompts start new posts, not replies in the thread the code was typed in.
-        reference.conversation.id = chat_id
+        reference.conversation.id = base_conversation(str(reference.conversation.id))
         reference.activity_id = None
-        address = {
-            "conversation": Conversation(conversation.claims, reference).store_item_to_json()
-        }
-        message = await linking.link_group(
-            self.sessions,
-            self.clock,
-            external_id=who.external_id,
-            chat_id=chat_id,
-            code=code,
-            address=address,
-        )
-        await self._post(conversation, message)
+        return {"conversation": Conversation(conversation.claims, reference).store_item_to_json()}
 
     async def _deliver(
         self, conversation: Conversation, interaction: Interaction, replies: list[Reply]
@@ -242,12 +230,6 @@ class TeamsInbound:
                     await self.channel.post(conversation, reply.message)
             except (SendError, ValueError) as error:
                 log.warning("teams: reply not delivered", extra={"error": str(error)})
-
-    async def _post(self, conversation: Conversation, message: OutMessage) -> None:
-        try:
-            await self.channel.post(conversation, message)
-        except SendError as error:
-            log.warning("teams: reply not delivered", extra={"error": str(error)})
 
     async def _to_person(self, external_id: str, message: OutMessage) -> None:
         """Send a personal reply (e.g. "saved") to the person's 1:1 chat, not the group."""

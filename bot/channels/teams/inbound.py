@@ -12,6 +12,7 @@ from bot.channels.teams.cards import ANSWER_INPUT, KIND, TOKEN, VISIBILITY_INPUT
 from bot.channels.teams.refs import base_conversation, make_ref, thread_root
 from bot.core import button_codec
 from bot.core.messages import TAMPERED, Interaction, InteractionKind
+from bot.handlers.group_link import CHAT_ADDRESS
 
 MAX_TEXT = 4000
 LINK_COMMAND = "link"
@@ -103,6 +104,22 @@ def link_code(activity: Activity) -> str | None:
     if is_group(activity) and parts and parts[0].lstrip("/").lower() == LINK_COMMAND:
         return parts[1] if len(parts) > 1 else ""
     return None
+
+
+def link_interaction(
+    activity: Activity, code: str, chat_address: dict[str, Any]
+) -> Interaction | None:
+    """Translate `link CODE` into the router's `link` command for this chat."""
+    who = speaker(activity)
+    if who is None:
+        return None
+    return Interaction(
+        kind=InteractionKind.COMMAND,
+        command=LINK_COMMAND,
+        args=(code,) if code else (),
+        fields={CHAT_ADDRESS: chat_address},
+        **_common(activity, who),
+    )
 
 
 def text_interaction(activity: Activity, commands: frozenset[str]) -> Interaction | None:
