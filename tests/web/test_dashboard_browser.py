@@ -8,14 +8,12 @@ Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,29 +21,7 @@ from bot.runtime import Runtime
 from bot.web.dashboard.auth import issue_login_link
 from storage.models import Delivery, Person
 from tests.web import world as w
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def require_chromium() -> None:
-    """Fail in CI, skip elsewhere, when Debian's chromium is not installed."""
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.web.conftest import loopback_only, shot
 
 
 @pytest.fixture
@@ -74,26 +50,6 @@ async def served(
         listener.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Launch Debian's chromium headless, with nothing that reaches the network."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def shot(page: Page, name: str, backend: str) -> None:
-    """Save a full-page screenshot as a test artefact."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-{backend}.png"), full_page=True)
-
-
 async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
     served: tuple[Runtime, w.World, str], browser: Browser, backend: str
 ) -> None:
@@ -105,7 +61,7 @@ async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
         await session.commit()
     context = await browser.new_context(locale="en-GB", viewport={"width": 1100, "height": 900})
     page = await context.new_page()
-    await page.route("**/*", lambda route: _loopback_only(route, base))
+    await page.route("**/*", lambda route: loopback_only(route, base))
 
     await page.goto(link)
     await page.keyboard.press("Tab")
@@ -116,13 +72,13 @@ async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
     await page.get_by_role("link", name="Kull A").click()
     await expect(page.get_by_role("heading", name="Kull A", exact=True)).to_be_visible()
     await expect(page.get_by_role("heading", name="Needs attention")).to_be_visible()
-    await shot(page, "cohort", backend)
+    await shot(page, "dashboard-cohort", backend)
 
     await page.get_by_role("link", name="Leder A1").first.click()
     await expect(page.get_by_text(w.SHARED_TEXT)).to_be_visible()
     content = await page.content()
     assert w.PRIVATE_TEXT not in content
-    await shot(page, "timeline", backend)
+    await shot(page, "dashboard-timeline", backend)
     await page.goto(f"{base}/dashboard/cohorts/{world.cohort_a}/people/{world.leader.id + 1}")
     assert w.PRIVATE_TEXT not in await page.content()
 
@@ -138,7 +94,7 @@ async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
     await expect(chart).to_be_visible()
     assert await chart.locator("rect.bar").count() == 5
     assert await chart.locator("text.count").all_text_contents() == ["0", "1", "1", "2", "2"]
-    await shot(page, "pulse", backend)
+    await shot(page, "dashboard-pulse", backend)
 
     await page.goto(f"{base}/dashboard/cohorts/{world.cohort_a}")
     await page.get_by_label("Peer group").select_option(str(world.group_a))
@@ -146,7 +102,7 @@ async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
     await page.get_by_label("Now").check()
     await page.get_by_role("button", name="Post prompt").click()
     await expect(page.get_by_role("status")).to_have_text("The prompt was queued for the group.")
-    await shot(page, "posted", backend)
+    await shot(page, "dashboard-posted", backend)
     await context.close()
 
     async with runtime.sessions() as session:
@@ -154,13 +110,3 @@ async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(
             await session.scalars(select(Delivery).where(Delivery.kind == "group_prompt"))
         )
     assert len(queued) == 6 and {d.group_id for d in queued} == {world.group_a}
-
-
-async def _loopback_only(route: object, base: str) -> None:
-    """Let the page load only from the app itself; anything else would be a CDN leak."""
-    request = route.request  # type: ignore[attr-defined]
-    if request.url.startswith(base) or request.url.startswith("data:"):
-        await route.continue_()  # type: ignore[attr-defined]
-        return
-    await route.abort()  # type: ignore[attr-defined]
-    pytest.fail(f"the dashboard fetched {request.url} from outside the app")

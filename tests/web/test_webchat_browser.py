@@ -1,0 +1,179 @@
+"""The leader's tour in headless Chromium: open the chat link, answer a prompt and a pulse.
+
+The real app (router, web chat channel, dispatcher, renderers) runs under uvicorn in
+this process on a free loopback port; Playwright drives Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from datetime import time, timedelta
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, expect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import enabled_plugins
+from bot.clock import FrozenClock
+from bot.handlers.registry import build_router
+from bot.runtime import Runtime
+from bot.services.chat_links import chat_link
+from bot.services.render import OutboxRenderer
+from bot.settings import Settings
+from bot.web.server import build_app
+from scheduler.dispatcher import Dispatcher
+from scheduler.rate_limits import RateLimiter
+from storage.models import Answer, Delivery, PulseItem, PulseResponse, PulseRound, PulseSurvey
+from tests import factories
+from tests.web.conftest import loopback_only, shot
+
+NOW = factories.T0
+
+
+@pytest.fixture
+async def chat_server(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], db_url: str
+) -> AsyncIterator[tuple[Runtime, str]]:
+    """Serve the real app with the web chat on a free loopback port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings = Settings(
+        TENKEPAUSE_DATABASE_URL=db_url, TENKEPAUSE_SECRET_KEY="browser", TENKEPAUSE_PUBLIC_URL=base
+    )
+    clock = FrozenClock(NOW)
+    runtime = Runtime(settings, engine, sessions, clock, instance="browser-test")
+    runtime.router = build_router(sessions, clock)
+    runtime.plugins = enabled_plugins(runtime)
+    server = uvicorn.Server(uvicorn.Config(build_app(runtime), log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield runtime, base
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+async def owe_prompt_and_pulse(session: AsyncSession, person_id: int) -> None:
+    """Queue one reflection prompt and one anonymous pulse item for the leader, due now."""
+    prompt = await factories.prompt(
+        session, text={"nb": "Beskriv en situasjon der du lyttet mer enn du snakket."}
+    )
+    session.add(
+        Delivery(
+            key="browser:prompt",
+            kind="prompt",
+            person_id=person_id,
+            prompt_id=prompt.id,
+            payload={"visibility": "coach"},
+            due_at=NOW,
+            next_attempt_at=NOW,
+            expires_at=NOW + timedelta(days=1),
+        )
+    )
+    survey = PulseSurvey(
+        key="puls",
+        title={"nb": "Puls"},
+        anonymous=True,
+        min_responses=5,
+        weekdays="mon",
+        local_time=time(8, 30),
+        start_date=NOW.date(),
+    )
+    session.add(survey)
+    await session.flush()
+    session.add(
+        PulseItem(
+            survey_id=survey.id,
+            key="energy",
+            position=0,
+            kind="likert",
+            text={"nb": "Jeg har hatt energi til lederjobben denne uka."},
+        )
+    )
+    pulse_round = PulseRound(
+        survey_id=survey.id,
+        number=1,
+        local_date=NOW.date(),
+        opens_at=NOW,
+        closes_at=NOW + timedelta(days=2),
+        status="open",
+        slot_secret="s" * 64,
+    )
+    session.add(pulse_round)
+    await session.flush()
+    session.add(
+        Delivery(
+            key="browser:pulse",
+            kind="pulse",
+            person_id=person_id,
+            pulse_round_id=pulse_round.id,
+            payload={"survey_id": survey.id, "anonymous": True},
+            due_at=NOW,
+            next_attempt_at=NOW,
+            expires_at=pulse_round.closes_at,
+        )
+    )
+
+
+async def dispatch(runtime: Runtime) -> None:
+    """Send what is due through the real dispatcher and the web chat channel."""
+    dispatcher = Dispatcher(
+        runtime.sessions,
+        runtime.channels,
+        OutboxRenderer(),
+        runtime.clock,
+        instance="browser-test",
+        limiter=RateLimiter.off(),
+    )
+    while await dispatcher.run_once():
+        pass
+
+
+async def test_leader_answers_a_prompt_and_a_pulse_in_the_web_chat(
+    chat_server: tuple[Runtime, str], browser: Browser, backend: str
+) -> None:
+    runtime, base = chat_server
+    async with runtime.sessions.begin() as session:
+        leader = await factories.person(session, name="Åse Ødegård", locale="nb")
+        await owe_prompt_and_pulse(session, leader.id)
+        link = await chat_link(session, leader.email, base, NOW)
+    context = await browser.new_context(locale="nb-NO", viewport={"width": 900, "height": 1000})
+    page = await context.new_page()
+    await page.route("**/*", lambda route: loopback_only(route, base))
+    await page.goto(link)  # signs in, links the web chat, and opens /chat/
+    await expect(page.get_by_text("Ingen meldinger ennå")).to_be_visible()
+    await dispatch(runtime)
+
+    await expect(page.get_by_text("lyttet mer enn du snakket")).to_be_visible(timeout=10_000)
+    await page.get_by_label("Din refleksjon").fill("Jeg lot teamet snakke først på møtet.")
+    await page.get_by_label("Kun meg").check()
+    await page.get_by_role("button", name="Lagre").click()
+    await expect(page.get_by_text("Besvart. Synlig for: Kun meg.")).to_be_visible()
+    await shot(page, "webchat-answered", backend)
+
+    pulse = page.locator("article", has_text="energi til lederjobben")
+    await expect(pulse).to_be_visible()
+    await pulse.get_by_role("button", name="4 Enig").click()
+    await expect(pulse.locator("button.primary")).to_have_text("4 Enig")
+    await shot(page, "webchat-pulse", backend)
+    await context.close()
+
+    async with runtime.sessions() as session:
+        answer = await session.scalar(select(Answer))
+        responses = list(await session.scalars(select(PulseResponse)))
+    assert answer is not None and (answer.text, answer.visibility, answer.platform) == (
+        "Jeg lot teamet snakke først på møtet.",
+        "private",
+        "webchat",
+    )
+    assert [(r.value_int, r.person_id) for r in responses] == [(4, None)]
