@@ -125,16 +125,15 @@ async def _queue_prompt(session: AsyncSession, leader: Person, now: datetime) ->
     await session.flush()
     due = now + PROMPT_DELAY
     session.add(
-        Delivery(
+        Delivery.owed(
             key=f"demo:{occurrence.id}:person:{leader.id}",
             kind="prompt",
+            due_at=due,
+            expires_at=due + timedelta(days=1),
             person_id=leader.id,
             occurrence_id=occurrence.id,
             prompt_id=prompt_id,
             payload={"visibility": campaign.default_visibility},
-            due_at=due,
-            next_attempt_at=due,
-            expires_at=due + timedelta(days=1),
         )
     )
 
@@ -162,15 +161,14 @@ async def _open_pulse(session: AsyncSession, leader: Person, now: datetime) -> N
     await session.flush()
     due = now + PULSE_DELAY
     session.add(
-        Delivery(
+        Delivery.owed(
             key=f"pulse:{pulse_round.id}:person:{leader.id}",
             kind="pulse",
+            due_at=due,
+            expires_at=pulse_round.closes_at,
             person_id=leader.id,
             pulse_round_id=pulse_round.id,
             payload={"survey_id": survey.id, "anonymous": survey.anonymous},
-            due_at=due,
-            next_attempt_at=due,
-            expires_at=pulse_round.closes_at,
         )
     )
 

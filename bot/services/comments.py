@@ -35,16 +35,15 @@ async def add_comment(
     session.add(comment)
     await session.flush()
     session.add(
-        Delivery(
+        Delivery.owed(
             key=f"comment:{comment.id}",
             kind="comment",
+            due_at=now,
+            expires_at=now + COMMENT_LIFETIME,
             person_id=answer.person_id,
             prompt_id=answer.prompt_id,
             # Ids only: the renderer reads the comment itself, so no text sits in the outbox.
             payload={"comment_id": comment.id, "answer_id": answer.id},
-            due_at=now,
-            next_attempt_at=now,
-            expires_at=now + COMMENT_LIFETIME,
         )
     )
     session.add(

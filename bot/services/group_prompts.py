@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,34 +64,38 @@ async def post_group_prompt(
     )
     session.add(occurrence)
     await session.flush()
-    expires = send_at.timestamp() + max_lateness_minutes * 60
-    common = {
-        "kind": "group_prompt",
-        "group_id": group.id,
-        "occurrence_id": occurrence.id,
-        "prompt_id": prompt.id,
-        "due_at": send_at,
-        "next_attempt_at": send_at,
-        "expires_at": datetime.fromtimestamp(expires, tz=send_at.tzinfo),
-    }
+    expires_at = send_at + timedelta(minutes=max_lateness_minutes)
+
+    def owed(key: str, payload: dict[str, str | int], person_id: int | None = None) -> Delivery:
+        return Delivery.owed(
+            key=key,
+            kind="group_prompt",
+            due_at=send_at,
+            expires_at=expires_at,
+            person_id=person_id,
+            group_id=group.id,
+            occurrence_id=occurrence.id,
+            prompt_id=prompt.id,
+            payload=payload,
+        )
+
     chats = list(await session.scalars(select(GroupChat).where(GroupChat.group_id == group.id)))
     rows: list[Delivery] = []
     if chats:
         chat = chats[0]
-        payload = {"group_chat_id": chat.id, "visibility": "group", "locale": coach.locale}
-        rows.append(Delivery(key=f"grp:{occurrence.id}:chat:{chat.id}", payload=payload, **common))
+        payload: dict[str, str | int] = {
+            "group_chat_id": chat.id,
+            "visibility": "group",
+            "locale": coach.locale,
+        }
+        rows.append(owed(f"grp:{occurrence.id}:chat:{chat.id}", payload))
     else:
         members = await session.scalars(
             select(GroupMembership.person_id).where(GroupMembership.group_id == group.id)
         )
         for person_id in members:
             rows.append(
-                Delivery(
-                    key=f"grp:{occurrence.id}:person:{person_id}",
-                    person_id=person_id,
-                    payload={"visibility": "group"},
-                    **common,
-                )
+                owed(f"grp:{occurrence.id}:person:{person_id}", {"visibility": "group"}, person_id)
             )
     session.add_all(rows)
     session.add(

@@ -75,6 +75,20 @@ class Delivery(Timestamped, Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
+    @classmethod
+    def owed(
+        cls, *, key: str, kind: str, due_at: datetime, expires_at: datetime | None, **columns: Any
+    ) -> Delivery:
+        """Return a new pending row, first tried when it falls due."""
+        return cls(
+            key=key,
+            kind=kind,
+            due_at=due_at,
+            next_attempt_at=due_at,
+            expires_at=expires_at,
+            **columns,
+        )
+
 
 class Answer(Timestamped, Base):
     """A leader's reflection, visible only as far as its author chose."""
