@@ -1,28 +1,16 @@
-"""Fixtures for Telegram tests: the fake Bot API and a real PTB Application against it."""
+"""Fixtures for Telegram tests: the fake Bot API, a real PTB Application and the plugin on it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
 from bot.channels.telegram.application import build_application
-from bot.settings import Settings
-from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
-
-SECRET = "telegram-test-secret"
-
-
-def telegram_settings(api: FakeTelegramAPI, **overrides: object) -> Settings:
-    """Return settings that point PTB at the fake Bot API."""
-    values: dict[str, object] = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": api.base_url,
-        "TENKEPAUSE_SECRET_KEY": SECRET,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.telegram.harness import Harness, telegram_settings
 
 
 @pytest.fixture
@@ -39,3 +27,14 @@ async def application(telegram_api: FakeTelegramAPI) -> AsyncIterator[Applicatio
     await app.initialize()
     yield app
     await app.shutdown()
+
+
+@pytest.fixture
+async def harness(
+    telegram_api: FakeTelegramAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Harness]:
+    """The Telegram plugin polling the fake API."""
+    harness = Harness(telegram_api, engine, sessions)
+    await harness.start()
+    yield harness
+    await harness.stop()

@@ -17,14 +17,26 @@ from bot.clock import FrozenClock
 from bot.handlers.registry import build_router
 from bot.runtime import Runtime
 from bot.services.render import OutboxRenderer
+from bot.settings import Settings
 from scheduler.dispatcher import Dispatcher
 from storage.models import Delivery, Identity, Person
 from tests import factories
-from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
-from tests.telegram.conftest import telegram_settings
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, FakeUser
 
 NOW = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
 WAIT = 10.0
+SECRET = "telegram-test-secret"
+
+
+def telegram_settings(api: FakeTelegramAPI, **overrides: object) -> Settings:
+    """Return settings that point PTB at the fake Bot API."""
+    values: dict[str, object] = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api.base_url,
+        "TENKEPAUSE_SECRET_KEY": SECRET,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass

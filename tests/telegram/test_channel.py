@@ -13,7 +13,7 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.core import button_codec
 from bot.core.messages import Button, OutMessage, TextRequest
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.telegram.conftest import SECRET
+from tests.telegram.harness import SECRET
 
 CHAT = 5550001
 
@@ -138,7 +138,7 @@ async def test_the_rate_limiter_retries_after_flood_control(
     telegram_api: FakeTelegramAPI,
 ) -> None:
     from bot.channels.telegram.application import build_application
-    from tests.telegram.conftest import telegram_settings
+    from tests.telegram.harness import telegram_settings
 
     app = build_application(telegram_settings(telegram_api), polling=False, max_retries=2)
     async with app:
@@ -176,7 +176,7 @@ async def test_group_sends_are_spread_to_stay_within_twenty_a_minute(
     telegram_api: FakeTelegramAPI,
 ) -> None:
     from bot.channels.telegram.application import build_application
-    from tests.telegram.conftest import telegram_settings
+    from tests.telegram.harness import telegram_settings
 
     telegram_api.per_group_per_minute = 20
     app = build_application(telegram_settings(telegram_api), polling=False, max_retries=0)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.services.group_links import issue_group_link_code
 from bot.services.group_prompts import post_group_prompt
@@ -18,17 +14,6 @@ from tests.telegram.harness import NOW, Harness, due_prompt, linked_leader
 COACH = FakeUser(7201, "Coach", language_code="en")
 KARI = FakeUser(7202, "Kari", language_code="en")
 GROUP_CHAT = -1001200300
-
-
-@pytest.fixture
-async def harness(
-    telegram_api: FakeTelegramAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Harness]:
-    """The Telegram plugin polling the fake API."""
-    harness = Harness(telegram_api, engine, sessions)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 async def peer_group(harness: Harness) -> tuple[Person, Person, PeerGroup, str]:

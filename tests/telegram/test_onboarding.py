@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from bot.channels.telegram.onboarding import create_invites
@@ -24,17 +23,6 @@ from tests.telegram.harness import Harness
 
 KARI = FakeUser(7001, "Kari", language_code="nb")
 OLA = FakeUser(7002, "Ola", language_code="en")
-
-
-@pytest.fixture
-async def harness(
-    telegram_api: FakeTelegramAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Harness]:
-    """The Telegram plugin polling the fake API."""
-    harness = Harness(telegram_api, engine, sessions)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 async def leader(sessions: async_sessionmaker[AsyncSession], **values: object) -> Person:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core import button_codec
 from storage.models import Answer, Delivery, Identity, ProcessedEvent
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
-from tests.telegram.conftest import SECRET
-from tests.telegram.harness import Harness, due_prompt, linked_leader
+from tests.telegram.harness import SECRET, Harness, due_prompt, linked_leader
 
 KARI = FakeUser(7101, "Kari", language_code="en")
-
-
-@pytest.fixture
-async def harness(
-    telegram_api: FakeTelegramAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Harness]:
-    """The Telegram plugin polling the fake API."""
-    harness = Harness(telegram_api, engine, sessions)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 async def answers(harness: Harness) -> list[Answer]:
