@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,10 +18,14 @@ from storage.models import (
     PeerGroup,
     Person,
     Prompt,
+    PulseItem,
+    PulseRound,
+    PulseSurvey,
 )
 
 _numbers = itertools.count(1)
 T0 = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
+ENERGY = {"en": "How is your energy this week?"}
 
 
 async def person(session: AsyncSession, **values: Any) -> Person:
@@ -111,3 +116,70 @@ async def sent_delivery(
     session.add(row)
     await session.flush()
     return row
+
+
+async def pulse_survey(
+    session: AsyncSession,
+    *,
+    key: str = "puls",
+    kind: str = "likert",
+    text: dict[str, str] = ENERGY,
+    position: int = 0,
+    **values: Any,
+) -> tuple[PulseSurvey, PulseItem]:
+    """Create a pulse survey (override any column) with one item, `energy`."""
+    values.setdefault("start_date", T0.date())
+    survey = PulseSurvey(key=key, **values)
+    session.add(survey)
+    await session.flush()
+    item = PulseItem(survey_id=survey.id, key="energy", position=position, kind=kind, text=text)
+    session.add(item)
+    await session.flush()
+    return survey, item
+
+
+async def open_pulse(
+    session: AsyncSession,
+    person_ids: Sequence[int],
+    *,
+    anonymous: bool = True,
+    kind: str = "likert",
+    text: dict[str, str] = ENERGY,
+    opens_at: datetime = T0,
+    open_days: int = 3,
+    **survey_values: Any,
+) -> tuple[PulseRound, list[Delivery]]:
+    """Open round 1 of a one-item pulse survey and owe each person its pulse, due at once."""
+    survey, _ = await pulse_survey(
+        session,
+        kind=kind,
+        text=text,
+        anonymous=anonymous,
+        start_date=opens_at.date(),
+        **survey_values,
+    )
+    pulse_round = PulseRound(
+        survey_id=survey.id,
+        number=1,
+        local_date=opens_at.date(),
+        opens_at=opens_at,
+        closes_at=opens_at + timedelta(days=open_days),
+        status="open",
+    )
+    session.add(pulse_round)
+    await session.flush()
+    deliveries = [
+        Delivery.owed(
+            key=f"pulse:{pulse_round.id}:person:{person_id}",
+            kind="pulse",
+            due_at=opens_at,
+            expires_at=pulse_round.closes_at,
+            person_id=person_id,
+            pulse_round_id=pulse_round.id,
+            payload={"survey_id": survey.id, "anonymous": anonymous},
+        )
+        for person_id in person_ids
+    ]
+    session.add_all(deliveries)
+    await session.flush()
+    return pulse_round, deliveries

@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 from sqlalchemy import select
 
 from bot.channels.teams.cards import TOKEN
 from bot.core import button_codec
 from bot.core.compose_pulse import PULSE_VALUE
-from storage.models import Delivery, PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models import PulseReceipt, PulseResponse
+from tests import factories
 from tests.fakes.teams_connector import FakeConnector
-from tests.teams.world import NOW, SECRET, TeamsWorld, actions, card_of, install, texts
+from tests.teams.world import SECRET, TeamsWorld, actions, card_of, install, texts
 
 
 async def delivered_pulse(world: TeamsWorld, *, anonymous: bool) -> tuple:
     """Open a one-item round, send Kari's pulse card; return the user, person and the post."""
     user, person = await install(world, "Kari Nordmann")
     async with world.runtime.sessions() as session, session.begin():
-        survey = PulseSurvey(key="puls", anonymous=anonymous, start_date=date(2027, 3, 1))
-        session.add(survey)
-        await session.flush()
-        session.add(
-            PulseItem(
-                survey_id=survey.id,
-                key="energy",
-                position=0,
-                kind="likert",
-                text={"en": "How is your energy this week?"},
-            )
-        )
-        pulse_round = PulseRound(
-            survey_id=survey.id,
-            number=1,
-            local_date=date(2027, 3, 1),
-            opens_at=NOW,
-            closes_at=NOW + timedelta(days=3),
-            status="open",
-        )
-        session.add(pulse_round)
-        await session.flush()
-        session.add(
-            Delivery(
-                key="pulse:1",
-                kind="pulse",
-                person_id=person.id,
-                pulse_round_id=pulse_round.id,
-                due_at=NOW,
-                next_attempt_at=NOW,
-                expires_at=NOW + timedelta(days=3),
-                payload={},
-            )
-        )
+        await factories.open_pulse(session, [person.id], anonymous=anonymous)
     await world.dispatch_all()
     [post] = world.connector.sent(user.chat)
     return user, person, post

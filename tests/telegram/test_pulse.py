@@ -2,72 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import date, timedelta
-
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core import button_codec
 from bot.core.compose_pulse import PULSE_VALUE
-from storage.models import Delivery, PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models import PulseReceipt, PulseResponse
+from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
-from tests.telegram.conftest import SECRET
-from tests.telegram.harness import NOW, Harness, linked_leader
+from tests.telegram.harness import SECRET, Harness, linked_leader
 
 KARI = FakeUser(7501, "Kari", language_code="en")
-
-
-@pytest.fixture
-async def harness(
-    telegram_api: FakeTelegramAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Harness]:
-    """The Telegram plugin polling the fake API."""
-    harness = Harness(telegram_api, engine, sessions)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 async def delivered_pulse(harness: Harness) -> dict[str, object]:
     """Open an anonymous one-item round, send Kari's pulse card, and return the message."""
     person = await linked_leader(harness.sessions, KARI)
     async with harness.sessions() as session, session.begin():
-        survey = PulseSurvey(key="puls", anonymous=True, start_date=date(2027, 3, 1))
-        session.add(survey)
-        await session.flush()
-        session.add(
-            PulseItem(
-                survey_id=survey.id,
-                key="energy",
-                position=0,
-                kind="likert",
-                text={"en": "How is your energy this week?"},
-            )
-        )
-        pulse_round = PulseRound(
-            survey_id=survey.id,
-            number=1,
-            local_date=date(2027, 3, 1),
-            opens_at=NOW,
-            closes_at=NOW + timedelta(days=3),
-            status="open",
-        )
-        session.add(pulse_round)
-        await session.flush()
-        session.add(
-            Delivery(
-                key="pulse:1",
-                kind="pulse",
-                person_id=person.id,
-                pulse_round_id=pulse_round.id,
-                due_at=NOW,
-                next_attempt_at=NOW,
-                expires_at=NOW + timedelta(days=3),
-                payload={},
-            )
-        )
+        await factories.open_pulse(session, [person.id])
     assert await harness.dispatcher().run_once() == 1
     return harness.api.last_sent_to(KARI.id)
 

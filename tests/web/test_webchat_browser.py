@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 import uvicorn
@@ -27,7 +27,7 @@ from bot.settings import Settings
 from bot.web.server import build_app
 from scheduler.dispatcher import Dispatcher
 from scheduler.rate_limits import RateLimiter
-from storage.models import Answer, Delivery, PulseItem, PulseResponse, PulseRound, PulseSurvey
+from storage.models import Answer, Delivery, PulseResponse
 from tests import factories
 from tests.web.conftest import loopback_only, shot
 
@@ -80,48 +80,12 @@ async def owe_prompt_and_pulse(session: AsyncSession, person_id: int) -> None:
             expires_at=NOW + timedelta(days=1),
         )
     )
-    survey = PulseSurvey(
-        key="puls",
+    await factories.open_pulse(
+        session,
+        [person_id],
+        text={"nb": "Jeg har hatt energi til lederjobben denne uka."},
+        open_days=2,
         title={"nb": "Puls"},
-        anonymous=True,
-        min_responses=5,
-        weekdays="mon",
-        local_time=time(8, 30),
-        start_date=NOW.date(),
-    )
-    session.add(survey)
-    await session.flush()
-    session.add(
-        PulseItem(
-            survey_id=survey.id,
-            key="energy",
-            position=0,
-            kind="likert",
-            text={"nb": "Jeg har hatt energi til lederjobben denne uka."},
-        )
-    )
-    pulse_round = PulseRound(
-        survey_id=survey.id,
-        number=1,
-        local_date=NOW.date(),
-        opens_at=NOW,
-        closes_at=NOW + timedelta(days=2),
-        status="open",
-        slot_secret="s" * 64,
-    )
-    session.add(pulse_round)
-    await session.flush()
-    session.add(
-        Delivery(
-            key="browser:pulse",
-            kind="pulse",
-            person_id=person_id,
-            pulse_round_id=pulse_round.id,
-            payload={"survey_id": survey.id, "anonymous": True},
-            due_at=NOW,
-            next_attempt_at=NOW,
-            expires_at=pulse_round.closes_at,
-        )
     )
 
 
