@@ -9,12 +9,13 @@ reply puts the updated card in place of the one the person acted on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 
 from bot.core.compose_pulse import ButtonRef, parse_ref
 from bot.core.pulse_values import DEFAULT_MAX_TEXT_LENGTH, InvalidPulseValue, RawValue, int_range
 from bot.core.vocabulary import PulseItemKind
 from bot.handlers import reflection
-from bot.handlers.context import Context, Reply
+from bot.handlers.context import Context, Handler, Reply
 from bot.services import answers
 from bot.services.pulse_messages import (
     PULSE_KINDS,
@@ -79,6 +80,27 @@ async def _target(context: Context, ref: ButtonRef) -> Target:
     if not items:
         raise _invalid_button(context)
     return Target(delivery, pulse_round, survey, items[0])
+
+
+async def _pressed(context: Context, *, with_value: bool) -> tuple[Target, str]:
+    """Return the pulse item a button or form names, and its value; raise Refused if none."""
+    ref = parse_ref(context.interaction.value, with_value=with_value)
+    if ref is None:
+        raise _invalid_button(context)
+    return await _target(context, ref), ref.value
+
+
+def refusing(handler: Handler) -> Handler:
+    """Answer a Refused act with its replies instead of failing the interaction."""
+
+    @wraps(handler)
+    async def run(context: Context) -> list[Reply]:
+        try:
+            return await handler(context)
+        except Refused as refused:
+            return refused.replies
+
+    return run
 
 
 def _reply_ref(context: Context, delivery: Delivery) -> str | None:
@@ -169,19 +191,14 @@ def _choice(item: PulseItem, index: str) -> str | None:
     return None
 
 
+@refusing
 async def press_value(context: Context) -> list[Reply]:
     """Record the value on a tapped button (a toggle for multiple-choice items)."""
-    ref = parse_ref(context.interaction.value, with_value=True)
-    if ref is None:
-        return context.say(context._("This button is no longer valid."), ephemeral=True)
-    try:
-        target = await _target(context, ref)
-    except Refused as refused:
-        return refused.replies
+    target, value = await _pressed(context, with_value=True)
     kind = PulseItemKind(target.item.kind)
     if kind in (PulseItemKind.LIKERT, PulseItemKind.SCALE):
-        return await _record(context, target, ref.value)
-    choice = _choice(target.item, ref.value)
+        return await _record(context, target, value)
+    choice = _choice(target.item, value)
     if choice is None or kind is PulseItemKind.TEXT:
         text = context._("That is not one of the options for this question. Nothing was saved.")
         return context.say(text, tag="pulse_refused", ephemeral=True)
@@ -203,15 +220,10 @@ async def _toggle(context: Context, target: Target, choice: str) -> list[Reply]:
     return await _record(context, target, [k for k in keys if k in picked], stay=True)
 
 
+@refusing
 async def press_done(context: Context) -> list[Reply]:
     """Move on from a multiple-choice item once at least one option is chosen."""
-    ref = parse_ref(context.interaction.value, with_value=False)
-    if ref is None:
-        return context.say(context._("This button is no longer valid."), ephemeral=True)
-    try:
-        target = await _target(context, ref)
-    except Refused as refused:
-        return refused.replies
+    target, _ = await _pressed(context, with_value=False)
     answered = await current_answers(
         context.session, target.pulse_round, [target.item], context.me.id
     )
@@ -221,27 +233,17 @@ async def press_done(context: Context) -> list[Reply]:
     return [await _card_reply(context, target.delivery, after=target.item.position)]
 
 
+@refusing
 async def press_goto(context: Context) -> list[Reply]:
     """Show another item of the card."""
-    ref = parse_ref(context.interaction.value, with_value=False)
-    if ref is None:
-        return context.say(context._("This button is no longer valid."), ephemeral=True)
-    try:
-        target = await _target(context, ref)
-    except Refused as refused:
-        return refused.replies
+    target, _ = await _pressed(context, with_value=False)
     return [await _card_reply(context, target.delivery, position=target.item.position)]
 
 
+@refusing
 async def submit_text(context: Context) -> list[Reply]:
     """Record the text typed into a pulse card's form."""
-    ref = parse_ref(context.interaction.value, with_value=False)
-    if ref is None:
-        return context.say(context._("This button is no longer valid."), ephemeral=True)
-    try:
-        target = await _target(context, ref)
-    except Refused as refused:
-        return refused.replies
+    target, _ = await _pressed(context, with_value=False)
     return await _text_answer(context, target)
 
 
@@ -272,6 +274,7 @@ async def _replied_pulse(context: Context) -> Delivery | None:
     return waiting
 
 
+@refusing
 async def reply_text(context: Context) -> list[Reply]:
     """Answer a pulse card's text question by chat reply; any other text is a reflection."""
     if context.interaction.is_group_chat and not context.interaction.reply_to:
@@ -286,8 +289,5 @@ async def reply_text(context: Context) -> list[Reply]:
     if position is None:
         answered = await current_answers(context.session, pulse_round, items, context.me.id)
         position = items[first_unanswered(items, answered)].position
-    try:
-        target = await _target(context, ButtonRef(delivery.id, position))
-    except Refused as refused:
-        return refused.replies
+    target = await _target(context, ButtonRef(delivery.id, position))
     return await _text_answer(context, target)
