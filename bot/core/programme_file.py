@@ -20,6 +20,7 @@ import yaml
 
 from bot.core.problems import InvalidInput, Problem
 from bot.core.vocabulary import PulseItemKind, Visibility
+from bot.core.yaml_source import compose, locate
 
 T = TypeVar("T")
 
@@ -227,8 +228,7 @@ class _Reader:
     marks: list[tuple[int, int]] = field(default_factory=list)
 
     def where(self, node: yaml.Node) -> str:
-        mark = node.start_mark
-        return f"{self.filename}:{mark.line + 1}:{mark.column + 1}"
+        return locate(self.filename, node)
 
     def fail(self, node: yaml.Node, what: str) -> None:
         self.problems.append(Problem(self.where(node), what))
@@ -476,12 +476,7 @@ class _State:
 def parse_programme(text: str, *, filename: str, known: KnownNames) -> ProgrammeSpec:
     """Return the spec of a programme file; raise InvalidInput listing every problem."""
     reader = _Reader(filename)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-        raise InvalidInput([Problem(where, f"not valid YAML: {error.problem}")]) from None
+    root = compose(text, filename)
     if root is None:
         raise InvalidInput(
             [Problem(filename, f"the file is empty; expected {_listing(TOP_FIELDS)}")]

@@ -16,6 +16,7 @@ import yaml
 
 from bot.core.problems import InvalidInput, Problem
 from bot.core.vocabulary import PulseItemKind
+from bot.core.yaml_source import compose, locate
 
 BANK_FOLDER = Path(__file__).resolve().parent
 # Bokmål is written first and carries the structure (themes, kinds, option keys);
@@ -102,13 +103,9 @@ class _Reader:
     key_of: dict[int, yaml.Node] = field(default_factory=dict)
 
     def fail(self, path: Path, node: yaml.Node | None, what: str) -> None:
-        where = str(path)
         if isinstance(node, yaml.CollectionNode):
             node = self.key_of.get(id(node), node)
-        if node is not None:
-            mark = node.start_mark
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}"
-        problem = Problem(where, what)
+        problem = Problem(str(path) if node is None else locate(str(path), node), what)
         # A node may be walked once for structure and once for text; report it once.
         if problem not in self.problems:
             self.problems.append(problem)
@@ -120,11 +117,9 @@ class _Reader:
             self.problems.append(Problem(str(path), f"cannot read the file ({exc.strerror})"))
             return None
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            self.problems.append(Problem(where, f"not valid YAML: {exc.problem}"))
+            root = compose(text, str(path))
+        except InvalidInput as invalid:
+            self.problems.extend(invalid.problems)
             return None
         if not isinstance(root, yaml.MappingNode):
             self.fail(path, root, "expected a mapping at the top of the file")
