@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # Scheduling and delivery.
     tick_seconds: float = Field(30.0, alias="TENKEPAUSE_TICK_SECONDS")
     dispatch_seconds: float = Field(1.0, alias="TENKEPAUSE_DISPATCH_SECONDS")
-    dispatch_batch: int = Field(50, alias="TENKEPAUSE_DISPATCH_BATCH")
+    dispatch_batch: int = Field(200, alias="TENKEPAUSE_DISPATCH_BATCH")
     dispatch_concurrency: int = Field(16, alias="TENKEPAUSE_DISPATCH_CONCURRENCY")
     lease_seconds: float = Field(30.0, alias="TENKEPAUSE_LEASE_SECONDS")
     max_attempts: int = Field(8, alias="TENKEPAUSE_MAX_ATTEMPTS")

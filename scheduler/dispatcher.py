@@ -31,7 +31,7 @@ from bot.core.messages import OutMessage
 from scheduler import metrics
 from scheduler.rate_limits import RateLimiter
 from scheduler.retry_policy import RetryPolicy
-from storage.models import Delivery, GroupChat, Identity, Person
+from storage.models import Campaign, Delivery, GroupChat, Identity, Occurrence, Person, Prompt
 
 log = logging.getLogger("tenkepause.dispatcher")
 
@@ -145,7 +145,7 @@ class Dispatcher:
     renderer: Renderer
     clock: Clock = field(default_factory=SystemClock)
     instance: str = "dispatcher"
-    batch: int = 50
+    batch: int = 200
     concurrency: int = 16
     limiter: RateLimiter = field(default_factory=RateLimiter)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -155,6 +155,7 @@ class Dispatcher:
     depth_interval: float = 1.0
     monotonic: Callable[[], float] = time.monotonic
     _depth_refreshed: float = field(default=float("-inf"), init=False)
+    _stale_checked: datetime | None = field(default=None, init=False)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -278,6 +279,12 @@ class Dispatcher:
         return rows
 
     async def _release_stale(self, session: AsyncSession, now: datetime) -> None:
+        # A claim only goes stale after `claim_timeout`, so looking ten times per timeout
+        # is enough; looking at every claim cost a round trip per batch.
+        checked = self._stale_checked
+        if checked is not None and now - checked < timedelta(seconds=self.claim_timeout / 10):
+            return
+        self._stale_checked = now
         cutoff = now - timedelta(seconds=self.claim_timeout)
         result = await session.execute(
             _release()
@@ -298,6 +305,9 @@ class Dispatcher:
             rows = (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()
             people = await _people(session, {r.person_id for r in rows if r.person_id})
             chats = await _group_chats(session, {r.group_id for r in rows if r.person_id is None})
+            # Kept alive while the batch renders: the session's identity map holds objects
+            # only weakly, and the renderer's session.get calls should find them there.
+            referenced = await _referenced(session, rows)
             for row in sorted(rows, key=lambda r: r.id):
                 base = _base(row)
                 if row.expires_at is not None and row.expires_at < now:
@@ -315,6 +325,7 @@ class Dispatcher:
                     finished.append(replace(base, status="failed", error=reason, reason="render"))
                     continue
                 jobs.append(Job(base, route, message, claimed_mono))
+            del referenced
         if finished:
             await self._write(finished)
         return jobs
@@ -553,6 +564,32 @@ async def _group_chats(session: AsyncSession, ids: set[int | None]) -> dict[int,
     for chat in await session.scalars(select(GroupChat).where(GroupChat.group_id.in_(wanted))):
         chats.setdefault(chat.group_id, []).append(chat)
     return chats
+
+
+async def _referenced(session: AsyncSession, rows: Sequence[Delivery]) -> list[object]:
+    """Load the prompts, occurrences and campaigns `rows` point at, three queries in all.
+
+    The renderer looks them up with ``session.get``; with them loaded into the session
+    those lookups need no round trip, instead of three per delivery.
+    """
+    loaded: list[object] = []
+    prompt_ids = {r.prompt_id for r in rows if r.prompt_id is not None}
+    occurrence_ids = {r.occurrence_id for r in rows if r.occurrence_id is not None}
+    if occurrence_ids:
+        occurrences = (
+            await session.scalars(select(Occurrence).where(Occurrence.id.in_(occurrence_ids)))
+        ).all()
+        loaded.extend(occurrences)
+        prompt_ids.update(o.prompt_id for o in occurrences)
+        campaign_ids = {o.campaign_id for o in occurrences if o.campaign_id is not None}
+        if campaign_ids:
+            campaigns = await session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))
+            loaded.extend(campaigns.all())
+    if prompt_ids:
+        loaded.extend(
+            (await session.scalars(select(Prompt).where(Prompt.id.in_(prompt_ids)))).all()
+        )
+    return loaded
 
 
 def _observe(outcome: Outcome) -> None:
