@@ -6,11 +6,12 @@ import asyncio
 import hashlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from bot.channels.telegram.onboarding import create_invites
 from bot.cli import app as cli
@@ -32,11 +33,33 @@ async def leader(sessions: async_sessionmaker[AsyncSession], **values: object) -
         return await factories.person(session, **values)
 
 
-async def invite_code(harness: Harness, person: Person) -> str:
-    """Create an invite for one person and return its code."""
+async def invite_code(harness: Harness) -> str:
+    """Create a roster leader with an invite and return its code."""
+    person = await leader(harness.sessions)
     async with harness.sessions() as session, session.begin():
         [invite] = await create_invites(session, [person], harness.clock.now())
     return invite.code
+
+
+async def consent_card(harness: Harness, code: str | None = None) -> dict[str, Any]:
+    """Send `/start CODE` as Kari (a fresh invite's code by default); return the consent card."""
+    code = code or await invite_code(harness)
+    await harness.send(harness.api.text_update(KARI, f"/start {code}"))
+    return harness.api.last_sent_to(KARI.id)
+
+
+async def invite_command(
+    api: FakeTelegramAPI, db_url: str, monkeypatch: pytest.MonkeyPatch, *options: str
+) -> Result:
+    """Run `tenkepause invite telegram OPTIONS` on the test database and the fake Bot API."""
+    monkeypatch.setenv("TENKEPAUSE_DATABASE_URL", db_url)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_API_URL", api.base_url)
+    get_settings.cache_clear()
+    try:
+        return await asyncio.to_thread(CliRunner().invoke, cli, ["invite", "telegram", *options])
+    finally:
+        get_settings.cache_clear()
 
 
 async def telegram_identities(harness: Harness) -> list[Identity]:
@@ -53,17 +76,8 @@ async def test_invite_link_start_and_consent_link_the_leader(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     person = await leader(harness.sessions, name="Kari Nordmann")
-    monkeypatch.setenv("TENKEPAUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("TELEGRAM_API_URL", telegram_api.base_url)
-    get_settings.cache_clear()
     export = tmp_path / "invites.csv"
-    try:
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["invite", "telegram", "--output", str(export)]
-        )
-    finally:
-        get_settings.cache_clear()
+    result = await invite_command(telegram_api, db_url, monkeypatch, "--output", str(export))
     assert result.exit_code == 0, result.output
     header, line = export.read_text().splitlines()
     assert header == "email,name,link,expires_at"
@@ -78,9 +92,7 @@ async def test_invite_link_start_and_consent_link_the_leader(
     assert stored.expires_at == stored.created_at + timedelta(days=14)
 
     harness.clock.current = SystemClock().now()  # the command stamps codes with the real time
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
-
-    consent = telegram_api.last_sent_to(KARI.id)
+    consent = await consent_card(harness, code)
     assert "Kari Nordmann" in consent["text"]
     assert "only you, your coach, or your peer group" in consent["text"]
     assert [b["text"] for b in telegram_api.buttons(consent)] == ["Accept", "Decline"]
@@ -106,10 +118,7 @@ async def test_invite_link_start_and_consent_link_the_leader(
 async def test_declining_links_nothing_and_keeps_the_code(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
-    consent = telegram_api.last_sent_to(KARI.id)
+    consent = await consent_card(harness)
 
     await harness.send(telegram_api.click_update(KARI, consent, index=1))
 
@@ -122,10 +131,8 @@ async def test_declining_links_nothing_and_keeps_the_code(
 async def test_a_used_code_is_refused_and_links_nothing(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
-    await harness.send(telegram_api.click_update(KARI, telegram_api.last_sent_to(KARI.id)))
+    code = await invite_code(harness)
+    await harness.send(telegram_api.click_update(KARI, await consent_card(harness, code)))
 
     await harness.send(telegram_api.text_update(OLA, f"/start {code}"))
 
@@ -138,8 +145,7 @@ async def test_a_used_code_is_refused_and_links_nothing(
 async def test_an_expired_code_is_refused_and_links_nothing(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
+    code = await invite_code(harness)
     harness.clock.advance(days=14, seconds=1)
 
     await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
@@ -151,12 +157,10 @@ async def test_an_expired_code_is_refused_and_links_nothing(
 async def test_a_code_that_expires_before_consent_links_nothing(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
+    consent = await consent_card(harness)
     harness.clock.advance(days=15)
 
-    await harness.send(telegram_api.click_update(KARI, telegram_api.last_sent_to(KARI.id)))
+    await harness.send(telegram_api.click_update(KARI, consent))
 
     assert await telegram_identities(harness) == []
     assert telegram_api.answers_to_callbacks()[-1]["text"].startswith("This link has expired")
@@ -185,10 +189,7 @@ async def test_refusals_speak_the_users_language(
 async def test_a_forged_consent_button_changes_nothing(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
-    consent = telegram_api.last_sent_to(KARI.id)
+    consent = await consent_card(harness)
     forged = telegram_api.buttons(consent)[0]["callback_data"].replace("yes", "yez")
 
     await harness.send(telegram_api.click_update(KARI, consent, data=forged))
@@ -201,10 +202,7 @@ async def test_a_forged_consent_button_changes_nothing(
 async def test_someone_else_cannot_accept_anothers_consent(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    person = await leader(harness.sessions)
-    code = await invite_code(harness, person)
-    await harness.send(telegram_api.text_update(KARI, f"/start {code}"))
-    consent = telegram_api.last_sent_to(KARI.id)
+    consent = await consent_card(harness)
 
     await harness.send(telegram_api.click_update(OLA, consent, index=0))
 
@@ -215,15 +213,6 @@ async def test_someone_else_cannot_accept_anothers_consent(
 async def test_invite_refuses_an_unknown_cohort(
     telegram_api: FakeTelegramAPI, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TENKEPAUSE_DATABASE_URL", db_url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("TELEGRAM_API_URL", telegram_api.base_url)
-    get_settings.cache_clear()
-    try:
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["invite", "telegram", "--cohort", "kull-9"]
-        )
-    finally:
-        get_settings.cache_clear()
+    result = await invite_command(telegram_api, db_url, monkeypatch, "--cohort", "kull-9")
     assert result.exit_code == 1
     assert result.output.strip() == "error: --cohort: there is no cohort named 'kull-9'"

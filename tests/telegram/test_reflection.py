@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from bot.core import button_codec
@@ -27,6 +29,23 @@ async def delivered_prompt(harness: Harness) -> tuple[Delivery, dict[str, object
         sent = await session.get(Delivery, delivery.id)
     assert sent is not None and sent.status == "sent"
     return sent, harness.api.last_sent_to(KARI.id)
+
+
+async def saved_answer(harness: Harness, text: str) -> dict[str, Any]:
+    """Reply `text` to Kari's delivered prompt; return the confirmation with visibility buttons."""
+    _, prompt_message = await delivered_prompt(harness)
+    await harness.send(harness.api.text_update(KARI, text, reply_to=prompt_message))
+    return harness.api.last_sent_to(KARI.id)
+
+
+def visibility_data(api: FakeTelegramAPI, saved: dict[str, Any], visibility: str) -> str:
+    """Return the callback data of the confirmation's button that chooses `visibility`."""
+    [data] = [
+        b["callback_data"]
+        for b in api.buttons(saved)
+        if button_codec.decode(SECRET, b["callback_data"])[1].endswith(f".{visibility}")
+    ]
+    return str(data)
 
 
 async def test_a_scheduled_prompt_reaches_a_linked_leader_as_a_reply_request(
@@ -99,16 +118,10 @@ async def test_editing_the_message_in_telegram_updates_the_answer(
 async def test_a_visibility_button_stores_the_choice(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    _, prompt_message = await delivered_prompt(harness)
-    await harness.send(telegram_api.text_update(KARI, "Mine only.", reply_to=prompt_message))
-    saved = telegram_api.last_sent_to(KARI.id)
-    private = next(
-        b
-        for b in telegram_api.buttons(saved)
-        if button_codec.decode(SECRET, b["callback_data"])[1].endswith(".private")
-    )
+    saved = await saved_answer(harness, "Mine only.")
+    private = visibility_data(telegram_api, saved, "private")
 
-    await harness.send(telegram_api.click_update(KARI, saved, data=private["callback_data"]))
+    await harness.send(telegram_api.click_update(KARI, saved, data=private))
 
     [answer] = await answers(harness)
     assert answer.visibility == "private"
@@ -119,14 +132,8 @@ async def test_a_visibility_button_stores_the_choice(
 async def test_tampered_callback_data_changes_nothing_and_says_so(
     harness: Harness, telegram_api: FakeTelegramAPI
 ) -> None:
-    _, prompt_message = await delivered_prompt(harness)
-    await harness.send(telegram_api.text_update(KARI, "Coach may read.", reply_to=prompt_message))
-    saved = telegram_api.last_sent_to(KARI.id)
-    [genuine] = [
-        b["callback_data"]
-        for b in telegram_api.buttons(saved)
-        if button_codec.decode(SECRET, b["callback_data"])[1].endswith(".coach")
-    ]
+    saved = await saved_answer(harness, "Coach may read.")
+    genuine = visibility_data(telegram_api, saved, "coach")
     forged = genuine.replace(".coach:", ".private:")  # same signature, altered value
 
     await harness.send(telegram_api.click_update(KARI, saved, data=forged))
