@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.group_prompts import PostedPrompt, post_group_prompt
 from storage.models import (
     Cohort,
     CohortMembership,
@@ -183,3 +184,13 @@ async def open_pulse(
     session.add_all(deliveries)
     await session.flush()
     return pulse_round, deliveries
+
+
+async def group_prompt(
+    session: AsyncSession, coach: Person, group: PeerGroup, text: str, send_at: datetime = T0
+) -> PostedPrompt:
+    """Post `text` as the coach's prompt to the group (both loaded afresh in this session)."""
+    group_row = await session.get(PeerGroup, group.id)
+    coach_row = await session.get(Person, coach.id)
+    assert group_row is not None and coach_row is not None
+    return await post_group_prompt(session, coach_row, group_row, text, send_at=send_at)

@@ -8,20 +8,19 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.services.group_links import issue_group_link_code
-from bot.services.group_prompts import post_group_prompt
-from storage.models import Answer, Delivery, GroupChat, Identity, PeerGroup, Person
+from storage.models import Answer, Delivery, GroupChat, Identity, Person
 from tests import factories
 from tests.fakes.teams_connector import Call, FakeConnector
 from tests.teams.world import (
     NOW,
     TENANT,
+    TeamsUser,
     TeamsWorld,
-    actions,
     card_of,
     install,
-    roster_person,
+    roster_member,
     scheduled_occurrence,
-    teams_user,
+    submit_action,
     texts,
 )
 
@@ -35,6 +34,13 @@ def texts_of(call: Call) -> str:
     if body.get("attachments"):
         return "\n".join(texts(card_of(body)))
     return str(body.get("text", ""))
+
+
+async def met_in_channel(world: TeamsWorld, name: str) -> tuple[TeamsUser, Person]:
+    """Create a roster leader who has written to the bot only in a team channel."""
+    user, person = await roster_member(world, name)
+    await world.post(world.mention(user, "hello", CHANNEL))
+    return user, person
 
 
 async def test_a_scheduled_occurrence_reaches_three_leaders_as_proactive_cards(
@@ -112,10 +118,7 @@ async def test_a_leader_met_only_in_a_channel_gets_a_new_one_to_one_chat(
     secured: TeamsWorld, connector: FakeConnector
 ) -> None:
     world = secured
-    user = teams_user("Per Olsen")
-    connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
-    person = await roster_person(world.runtime.sessions, user)
-    await world.post(world.mention(user, "hello", CHANNEL))
+    user, person = await met_in_channel(world, "Per Olsen")
 
     await scheduled_occurrence(world.runtime.sessions, [person])
     await world.dispatch_all()
@@ -137,10 +140,7 @@ async def test_a_leader_who_has_not_installed_the_app_is_unreachable(
     secured: TeamsWorld, connector: FakeConnector
 ) -> None:
     world = secured
-    user = teams_user("Per Olsen")
-    connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
-    person = await roster_person(world.runtime.sessions, user)
-    await world.post(world.mention(user, "hello", CHANNEL))
+    _, person = await met_in_channel(world, "Per Olsen")
     connector.fail("*new*", 403, "Bot is not installed in user's personal scope")
 
     await scheduled_occurrence(world.runtime.sessions, [person])
@@ -182,11 +182,8 @@ async def test_a_group_prompt_goes_to_the_channel_a_coach_linked(
     assert "now linked to the peer group" in texts_of(connector.sent(CHANNEL)[-1])
 
     async with world.runtime.sessions() as session, session.begin():
-        group_row = await session.get(PeerGroup, group.id)
-        coach_row = await session.get(Person, coach.id)
-        assert group_row is not None and coach_row is not None
-        posted = await post_group_prompt(
-            session, coach_row, group_row, "What surprised you this month?", send_at=NOW
+        posted = await factories.group_prompt(
+            session, coach, group, "What surprised you this month?"
         )
     assert posted.to_chat
     await world.dispatch_all()
@@ -198,7 +195,7 @@ async def test_a_group_prompt_goes_to_the_channel_a_coach_linked(
     assert len(connector.sent(leader_user.chat)) == 0  # not to each member: to the chat
 
     # Kari answers with the card in the channel; the answer is visible to the group.
-    [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
+    submit = submit_action(card)
     thread = f"{BASE_CHANNEL};messageid={post.answer['id']}"
     await world.post(
         world.submit(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.services.group_links import issue_group_link_code
-from bot.services.group_prompts import post_group_prompt
 from storage.models import Answer, Delivery, GroupChat, Identity, PeerGroup, Person
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
@@ -49,11 +48,8 @@ async def test_a_group_prompt_and_its_answer_in_a_linked_group_are_group_visible
     assert "now linked to the peer group" in telegram_api.last_sent_to(GROUP_CHAT)["text"]
 
     async with harness.sessions() as session, session.begin():
-        group_row = await session.get(PeerGroup, group.id)
-        coach_row = await session.get(Person, coach.id)
-        assert group_row is not None and coach_row is not None
-        posted = await post_group_prompt(
-            session, coach_row, group_row, "What surprised you this month?", send_at=NOW
+        posted = await factories.group_prompt(
+            session, coach, group, "What surprised you this month?"
         )
     assert posted.to_chat
     assert await harness.dispatcher().run_once() == 1
