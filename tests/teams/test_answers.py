@@ -11,7 +11,14 @@ from bot.core.messages import Interaction
 from bot.handlers.context import Reply
 from storage.models import Answer, ProcessedEvent
 from tests.fakes.teams_connector import FakeConnector
-from tests.teams.world import TeamsWorld, actions, card_of, install, scheduled_occurrence, texts
+from tests.teams.world import (
+    TeamsWorld,
+    card_of,
+    install,
+    scheduled_occurrence,
+    submit_action,
+    texts,
+)
 
 
 async def prompted(world: TeamsWorld, name: str = "Kari Nordmann") -> tuple:
@@ -33,7 +40,7 @@ async def test_a_card_submit_stores_the_answer_with_its_visibility_and_updates_t
 ) -> None:
     user, person, call = await prompted(world)
     card = card_of(call.body)
-    [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
+    submit = submit_action(card)
     inputs = {e["id"]: e for e in card["body"] if e["type"].startswith("Input.")}
     assert inputs["answer"]["isMultiline"] is True
     assert inputs["visibility"]["value"] == "coach"  # the campaign's default
@@ -70,7 +77,7 @@ async def test_the_same_activity_posted_twice_stores_once(
 ) -> None:
     user, _, call = await prompted(world)
     card = card_of(call.body)
-    [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
+    submit = submit_action(card)
     activity = world.submit(
         user, submit["data"], reply_to=call.answer["id"], answer="Once.", visibility="coach"
     )
@@ -104,7 +111,7 @@ async def test_a_tampered_button_changes_nothing(
 ) -> None:
     user, _, call = await prompted(world)
     card = card_of(call.body)
-    [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
+    submit = submit_action(card)
     forged = {**submit["data"], TOKEN: submit["data"][TOKEN].replace("ans:", "ans:9", 1)}
 
     await world.post(world.submit(user, forged, reply_to=call.answer["id"], answer="Sneaky."))

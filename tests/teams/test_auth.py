@@ -9,7 +9,7 @@ import pytest
 from storage.models import Identity, ProcessedEvent
 from tests.fakes.teams_connector import FakeConnector, new_key
 from tests.teams.conftest import APP_ID, OUTBOUND_TOKEN
-from tests.teams.world import TeamsWorld, roster_person, teams_user
+from tests.teams.world import TeamsWorld, roster_member
 
 
 @pytest.mark.parametrize(
@@ -25,9 +25,7 @@ from tests.teams.world import TeamsWorld, roster_person, teams_user
 async def test_a_request_without_a_valid_token_gets_401_and_changes_nothing(
     secured: TeamsWorld, connector: FakeConnector, forge: object
 ) -> None:
-    user = teams_user("Kari Nordmann")
-    connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
-    await roster_person(secured.runtime.sessions, user)
+    user, _ = await roster_member(secured, "Kari Nordmann")
     token = forge(connector)  # type: ignore[operator]
 
     response = await secured.post(secured.message(user, "/pause"), token=token)
@@ -41,9 +39,7 @@ async def test_a_request_without_a_valid_token_gets_401_and_changes_nothing(
 async def test_a_valid_token_gets_in_and_replies_carry_the_bots_own_token(
     secured: TeamsWorld, connector: FakeConnector
 ) -> None:
-    user = teams_user("Kari Nordmann")
-    connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
-    await roster_person(secured.runtime.sessions, user)
+    user, _ = await roster_member(secured, "Kari Nordmann")
 
     response = await secured.post(secured.message(user, "/pause"))
 

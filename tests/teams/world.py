@@ -208,13 +208,14 @@ class WorldFactory:
             await client.aclose()
 
 
-async def roster_person(
-    sessions: async_sessionmaker[AsyncSession], user: TeamsUser, **values: Any
-) -> Person:
-    """Create the roster person with this user's email."""
-    async with sessions() as session, session.begin():
+async def roster_member(world: TeamsWorld, name: str, **values: Any) -> tuple[TeamsUser, Person]:
+    """Create a roster person and the Teams user, with their email, the connector knows."""
+    user = teams_user(name)
+    world.connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
+    async with world.runtime.sessions() as session, session.begin():
         values.setdefault("locale", "en")
-        return await factories.person(session, email=user.email, name=user.name, **values)
+        person = await factories.person(session, email=user.email, name=user.name, **values)
+    return user, person
 
 
 async def scheduled_occurrence(
@@ -247,9 +248,7 @@ async def scheduled_occurrence(
 
 async def install(world: TeamsWorld, name: str, **values: Any) -> tuple[TeamsUser, Person]:
     """Create a roster person and have them install the app in Teams (which links them)."""
-    user = teams_user(name)
-    world.connector.member(user.id, email=user.email, name=user.name, aad=user.aad)
-    person = await roster_person(world.runtime.sessions, user, **values)
+    user, person = await roster_member(world, name, **values)
     response = await world.post(world.installed(user))
     assert response.status_code == 202
     return user, person
@@ -271,6 +270,12 @@ def actions(card: dict[str, Any]) -> list[dict[str, Any]]:
         if element["type"] == "ActionSet"
         for action in element["actions"]
     ]
+
+
+def submit_action(card: dict[str, Any]) -> dict[str, Any]:
+    """Return the card's one Action.Submit that sends its answer form."""
+    [submit] = [a for a in actions(card) if a["data"].get("kind") == "submit"]
+    return submit
 
 
 def texts(card: dict[str, Any]) -> list[str]:
