@@ -6,11 +6,12 @@ the file and line it sits on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 import yaml
 
@@ -27,6 +28,10 @@ BANK_LOCALES = ("nb", "en", "nn")
 THEMES = ("listening", "engaging", "getting-things-done", "wellbeing")
 CHOICE_KINDS = frozenset({PulseItemKind.SINGLE.value, PulseItemKind.MULTI.value})
 KINDS = tuple(kind.value for kind in PulseItemKind)
+PROMPT_FIELDS = {"theme", "text", "follow_up"}
+PULSE_ITEM_FIELDS = {"kind", "text", "options"}
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,15 @@ class _Reader:
 
     def fail(self, path: Path, node: yaml.Node | None, what: str) -> None:
         if isinstance(node, yaml.CollectionNode):
-            node = self.key_of.get(id(node), node)
+            node = self.entry_node(node)
         problem = Problem(str(path) if node is None else locate(str(path), node), what)
         # A node may be walked once for structure and once for text; report it once.
         if problem not in self.problems:
             self.problems.append(problem)
+
+    def entry_node(self, value_node: yaml.Node) -> yaml.Node:
+        """Return the key node of a mapping entry's value, so problems point at the entry."""
+        return self.key_of.get(id(value_node), value_node)
 
     def compose(self, path: Path) -> yaml.MappingNode | None:
         try:
@@ -164,13 +173,20 @@ class _LocaleFile:
     sections: dict[str, yaml.Node]
 
 
+# Reads one entry (a prompt or an item) from its bokmål node and every locale's entries.
+_EntryReader = Callable[
+    [_Reader, Mapping[str, _LocaleFile], Mapping[str, Mapping[str, yaml.Node]], str, yaml.Node],
+    T | None,
+]
+
+
 def _read_bank(folder: Path) -> PromptBank:
     reader = _Reader()
     reflection_files = _read_locale_files(reader, folder, "reflections")
     pulse_files = _read_locale_files(reader, folder, "pulse_items")
     titles = _read_theme_titles(reader, reflection_files)
-    reflections = _read_reflections(reader, reflection_files)
-    pulse_items = _read_pulse_items(reader, pulse_files)
+    reflections = _read_entries(reader, reflection_files, "prompts", "prompt", _read_prompt)
+    pulse_items = _read_entries(reader, pulse_files, "items", "pulse item", _read_pulse_item)
     if reader.problems:
         raise InvalidInput(reader.problems)
     return PromptBank(
@@ -207,6 +223,28 @@ def _section(
     return reader.mapping(file.path, node, name)
 
 
+def _read_entries(
+    reader: _Reader,
+    files: Mapping[str, _LocaleFile],
+    section: str,
+    what: str,
+    read_entry: _EntryReader[T],
+) -> dict[str, T]:
+    """Return the entries of `section` by bokmål key, each read across every locale's file."""
+    if STRUCTURE_LOCALE not in files:
+        return {}
+    per_locale = {
+        locale: _section(reader, file, section, required=True) for locale, file in files.items()
+    }
+    _check_same_keys(reader, files, per_locale, section, what)
+    entries: dict[str, T] = {}
+    for key, node in per_locale[STRUCTURE_LOCALE].items():
+        entry = read_entry(reader, files, per_locale, key, node)
+        if entry is not None:
+            entries[key] = entry
+    return entries
+
+
 def _read_theme_titles(
     reader: _Reader, files: Mapping[str, _LocaleFile]
 ) -> dict[str, Mapping[str, str]]:
@@ -229,22 +267,6 @@ def _read_theme_titles(
     return {theme: MappingProxyType(texts) for theme, texts in titles.items()}
 
 
-def _read_reflections(reader: _Reader, files: Mapping[str, _LocaleFile]) -> dict[str, BankPrompt]:
-    structure = files.get(STRUCTURE_LOCALE)
-    if structure is None:
-        return {}
-    per_locale = {
-        locale: _section(reader, file, "prompts", required=True) for locale, file in files.items()
-    }
-    _check_same_keys(reader, files, per_locale, "prompts", "prompt")
-    prompts: dict[str, BankPrompt] = {}
-    for key, node in per_locale[STRUCTURE_LOCALE].items():
-        prompt = _read_prompt(reader, files, per_locale, key, node)
-        if prompt is not None:
-            prompts[key] = prompt
-    return prompts
-
-
 def _read_prompt(
     reader: _Reader,
     files: Mapping[str, _LocaleFile],
@@ -253,7 +275,10 @@ def _read_prompt(
     node: yaml.Node,
 ) -> BankPrompt | None:
     path = files[STRUCTURE_LOCALE].path
-    theme = _read_theme(reader, path, node, reader.mapping(path, node, f"prompt {key!r}"), key)
+    what = f"prompt {key!r}"
+    theme = _read_choice(
+        reader, path, node, reader.mapping(path, node, what), what, "theme", THEMES
+    )
     texts: dict[str, str] = {}
     follow_ups: dict[str, str] = {}
     for locale, entries in per_locale.items():
@@ -275,20 +300,6 @@ def _read_prompt(
     )
 
 
-def _read_theme(
-    reader: _Reader, path: Path, node: yaml.Node, fields: Mapping[str, yaml.Node], key: str
-) -> str | None:
-    theme_node = fields.get("theme")
-    if theme_node is None:
-        reader.fail(path, node, f"prompt {key!r} has no theme")
-        return None
-    theme = reader.text(path, theme_node, f"the theme of prompt {key!r}")
-    if theme is not None and theme not in THEMES:
-        reader.fail(path, theme_node, f"unknown theme {theme!r}; expected one of {THEMES}")
-        return None
-    return theme
-
-
 def _read_prompt_texts(
     reader: _Reader,
     path: Path,
@@ -298,14 +309,7 @@ def _read_prompt_texts(
     texts: dict[str, str],
     follow_ups: dict[str, str],
 ) -> None:
-    fields = _known_fields(reader, path, node, f"prompt {key!r}", {"theme", "text", "follow_up"})
-    text_node = fields.get("text")
-    if text_node is None:
-        reader.fail(path, node, f"prompt {key!r} has no text")
-    else:
-        text = reader.text(path, text_node, f"the text of prompt {key!r}")
-        if text is not None:
-            texts[locale] = text
+    fields = _read_locale_entry(reader, path, node, f"prompt {key!r}", PROMPT_FIELDS, locale, texts)
     follow_node = fields.get("follow_up")
     if follow_node is not None:
         follow_up = reader.text(path, follow_node, f"the follow-up of prompt {key!r}")
@@ -335,25 +339,7 @@ def _check_same_keys(
 
 
 def _line_of(reader: _Reader, node: yaml.Node) -> int:
-    return reader.key_of.get(id(node), node).start_mark.line + 1
-
-
-def _read_pulse_items(
-    reader: _Reader, files: Mapping[str, _LocaleFile]
-) -> dict[str, BankPulseItem]:
-    structure = files.get(STRUCTURE_LOCALE)
-    if structure is None:
-        return {}
-    per_locale = {
-        locale: _section(reader, file, "items", required=True) for locale, file in files.items()
-    }
-    _check_same_keys(reader, files, per_locale, "items", "pulse item")
-    items: dict[str, BankPulseItem] = {}
-    for key, node in per_locale[STRUCTURE_LOCALE].items():
-        item = _read_pulse_item(reader, files, per_locale, key, node)
-        if item is not None:
-            items[key] = item
-    return items
+    return reader.entry_node(node).start_mark.line + 1
 
 
 def _read_pulse_item(
@@ -364,7 +350,8 @@ def _read_pulse_item(
     node: yaml.Node,
 ) -> BankPulseItem | None:
     path = files[STRUCTURE_LOCALE].path
-    kind = _read_kind(reader, path, node, key)
+    what = f"pulse item {key!r}"
+    kind = _read_choice(reader, path, node, reader.mapping(path, node, what), what, "kind", KINDS)
     texts: dict[str, str] = {}
     options: dict[str, dict[str, str]] = {}
     # Bokmål comes first in `per_locale`, so its option keys fix the order and the set.
@@ -393,18 +380,6 @@ def _read_pulse_item(
     )
 
 
-def _read_kind(reader: _Reader, path: Path, node: yaml.Node, key: str) -> str | None:
-    kind_node = reader.mapping(path, node, f"pulse item {key!r}").get("kind")
-    if kind_node is None:
-        reader.fail(path, node, f"pulse item {key!r} has no kind")
-        return None
-    kind = reader.text(path, kind_node, f"the kind of pulse item {key!r}")
-    if kind is not None and kind not in KINDS:
-        reader.fail(path, kind_node, f"unknown kind {kind!r}; expected one of {KINDS}")
-        return None
-    return kind
-
-
 def _read_item_locale(
     reader: _Reader,
     path: Path,
@@ -414,14 +389,8 @@ def _read_item_locale(
     texts: dict[str, str],
     options: dict[str, dict[str, str]],
 ) -> None:
-    fields = _known_fields(reader, path, node, f"pulse item {key!r}", {"kind", "text", "options"})
-    text_node = fields.get("text")
-    if text_node is None:
-        reader.fail(path, node, f"pulse item {key!r} has no text")
-    else:
-        text = reader.text(path, text_node, f"the text of pulse item {key!r}")
-        if text is not None:
-            texts[locale] = text
+    what = f"pulse item {key!r}"
+    fields = _read_locale_entry(reader, path, node, what, PULSE_ITEM_FIELDS, locale, texts)
     options_node = fields.get("options")
     if options_node is None:
         return
@@ -429,8 +398,11 @@ def _read_item_locale(
         path, options_node, f"options of {key!r}"
     ).items():
         if locale != STRUCTURE_LOCALE and option_key not in options:
-            where = reader.key_of.get(id(option_node), option_node)
-            reader.fail(path, where, f"option {option_key!r} of {key!r} is not in bokmål")
+            reader.fail(
+                path,
+                reader.entry_node(option_node),
+                f"option {option_key!r} of {key!r} is not in bokmål",
+            )
             continue
         option_text = reader.text(path, option_node, f"option {option_key!r} of {key!r}")
         options.setdefault(option_key, {})
@@ -445,6 +417,55 @@ def _known_fields(
     fields = reader.mapping(path, node, what)
     for name, field_node in fields.items():
         if name not in allowed:
-            key_node = reader.key_of.get(id(field_node), field_node)
-            reader.fail(path, key_node, f"unknown field {name!r} in {what}")
+            reader.fail(path, reader.entry_node(field_node), f"unknown field {name!r} in {what}")
     return fields
+
+
+def _read_locale_entry(
+    reader: _Reader,
+    path: Path,
+    node: yaml.Node,
+    what: str,
+    allowed: set[str],
+    locale: str,
+    texts: dict[str, str],
+) -> dict[str, yaml.Node]:
+    """Return the fields of one locale's entry, putting its required text in `texts`."""
+    fields = _known_fields(reader, path, node, what, allowed)
+    text = _required_text(reader, path, node, fields, "text", what)
+    if text is not None:
+        texts[locale] = text
+    return fields
+
+
+def _read_choice(
+    reader: _Reader,
+    path: Path,
+    node: yaml.Node,
+    fields: Mapping[str, yaml.Node],
+    what: str,
+    name: str,
+    allowed: tuple[str, ...],
+) -> str | None:
+    """Return the required field `name` of entry `what` when it is one of `allowed`."""
+    value = _required_text(reader, path, node, fields, name, what)
+    if value is not None and value not in allowed:
+        reader.fail(path, fields[name], f"unknown {name} {value!r}; expected one of {allowed}")
+        return None
+    return value
+
+
+def _required_text(
+    reader: _Reader,
+    path: Path,
+    node: yaml.Node,
+    fields: Mapping[str, yaml.Node],
+    name: str,
+    what: str,
+) -> str | None:
+    """Return the text of the required field `name` of entry `what`, or report it missing."""
+    value_node = fields.get(name)
+    if value_node is None:
+        reader.fail(path, node, f"{what} has no {name}")
+        return None
+    return reader.text(path, value_node, f"the {name} of {what}")
