@@ -1,13 +1,22 @@
-"""Fixtures for the Slack tests: the fake Web API and a channel on it."""
+"""Fixtures for the Slack tests: the fake Web API, a channel on it, and the app behind HTTP."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
+from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.channel import SlackChannel, make_client
+from bot.channels.slack.linking import SlackLinker
+from bot.clock import Clock
+from bot.handlers.registry import build_router
 from tests.fakes.slack_api import FakeSlackApi
+from tests.slack.world import SlackClient, World, build_world
 
 SECRET = "test-instance-secret"
 SIGNING_SECRET = "test-signing-secret"
@@ -27,3 +36,30 @@ async def slack_api() -> AsyncIterator[FakeSlackApi]:
 def slack_channel(slack_api: FakeSlackApi) -> SlackChannel:
     """A SlackChannel whose client talks to the fake API."""
     return SlackChannel(make_client(BOT_TOKEN, slack_api.url), SECRET)
+
+
+@pytest.fixture
+async def world(sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi) -> World:
+    """The scenarios' cohort: three leaders and a coach, all linked, and a Monday campaign."""
+    return await build_world(sessions, slack_api)
+
+
+@asynccontextmanager
+async def signed_app(
+    sessions: async_sessionmaker[AsyncSession], channel: SlackChannel, clock: Clock
+) -> AsyncIterator[tuple[SlackInbound, SlackClient]]:
+    """Serve the bolt app on the real router; yield it and a client that signs like Slack.
+
+    On the way out, wait for the work the app scheduled.
+    """
+    router = build_router(sessions, clock)
+    inbound = SlackInbound(
+        channel=channel,
+        signing_secret=SIGNING_SECRET,
+        handle=router.handle,
+        linker=SlackLinker(sessions, channel),
+    )
+    transport = httpx.ASGITransport(app=Starlette(routes=inbound.routes()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
+        yield inbound, SlackClient(http, SIGNING_SECRET)
+        await inbound.drain()

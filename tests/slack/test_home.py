@@ -7,21 +7,17 @@ from datetime import date
 from itertools import count
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
 
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.blocks import ANSWER_ACTION, HOME_ASK_INPUT, HOME_ASK_SAVE
 from bot.channels.slack.channel import SlackChannel
-from bot.channels.slack.linking import SlackLinker
 from bot.clock import FrozenClock
-from bot.handlers.registry import build_router
 from storage.models import Answer, AuditEntry, Delivery, Person, Prompt
 from tests.fakes.slack_api import TEAM, FakeSlackApi
-from tests.slack.conftest import SIGNING_SECRET
+from tests.slack.conftest import signed_app
 from tests.slack.world import AFTER_FIRING, SlackClient, World, block_text, build_world
 
 _ids = count(1)
@@ -120,22 +116,8 @@ def home_buttons(view: dict[str, Any]) -> list[dict[str, Any]]:
 async def home(
     sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi, slack_channel: SlackChannel
 ) -> AsyncIterator[Home]:
-    router = build_router(sessions, FrozenClock(AFTER_FIRING))
-    inbound = SlackInbound(
-        channel=slack_channel,
-        signing_secret=SIGNING_SECRET,
-        handle=router.handle,
-        linker=SlackLinker(sessions, slack_channel),
-    )
-    transport = httpx.ASGITransport(app=Starlette(routes=inbound.routes()))
-    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
-        yield Home(slack_api, inbound, SlackClient(http, SIGNING_SECRET), sessions)
-        await inbound.drain()
-
-
-@pytest.fixture
-async def world(home: Home) -> World:
-    return await build_world(home.sessions, home.api)
+    async with signed_app(sessions, slack_channel, FrozenClock(AFTER_FIRING)) as (inbound, slack):
+        yield Home(slack_api, inbound, slack, sessions)
 
 
 async def test_the_home_shows_settings_as_buttons_and_the_time_zone_as_an_input(

@@ -7,33 +7,21 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
 
 from bot.channels.slack.api import METHOD_SCOPES
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.channel import SlackChannel
-from bot.channels.slack.linking import SlackLinker
 from bot.clock import FrozenClock
-from bot.handlers.registry import build_router
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
 from scheduler.tick import tick
-from storage.models import (
-    Audience,
-    Cohort,
-    Delivery,
-    Identity,
-    PulseItem,
-    PulseReceipt,
-    PulseResponse,
-    PulseSurvey,
-)
+from storage.models import Audience, Cohort, PulseReceipt, PulseResponse
+from tests import factories
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.conftest import SIGNING_SECRET
+from tests.slack.conftest import signed_app
 from tests.slack.world import (
     AFTER_FIRING,
     MONDAY,
@@ -42,6 +30,7 @@ from tests.slack.world import (
     block_text,
     build_world,
     buttons,
+    delivered,
 )
 
 LEADER = "U3"  # writes English
@@ -62,8 +51,11 @@ class Pulse:
         async with self.sessions() as session, session.begin():
             cohort = await session.scalar(select(Cohort))
             assert cohort is not None
-            survey = PulseSurvey(
+            survey, _ = await factories.pulse_survey(
+                session,
                 key="energy",
+                text={"en": "I had energy for my team this week.", "nb": "Jeg hadde energi."},
+                position=1,
                 title={"en": "Monday pulse", "nb": "Mandagspuls"},
                 anonymous=anonymous,
                 min_responses=3,
@@ -72,32 +64,13 @@ class Pulse:
                 local_time=time(8, 30),
                 start_date=MONDAY,
             )
-            session.add(survey)
-            await session.flush()
             audience = Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id)
             session.add(audience)
-            session.add(
-                PulseItem(
-                    survey_id=survey.id,
-                    key="energy",
-                    position=1,
-                    kind="likert",
-                    text={"en": "I had energy for my team this week.", "nb": "Jeg hadde energi."},
-                )
-            )
         clock = FrozenClock(AFTER_FIRING)
         await tick(self.sessions, clock)
         channel = self.inbound.channel
         await Dispatcher(self.sessions, {"slack": channel}, OutboxRenderer(), clock).run_once()
-        async with self.sessions() as session:
-            ref = await session.scalar(
-                select(Delivery.message_ref)
-                .join(Identity, Identity.person_id == Delivery.person_id)
-                .where(Identity.external_id == LEADER, Delivery.kind == "pulse")
-            )
-        assert ref is not None
-        channel_id, ts = ref.split(":")
-        return ref, self.api.messages[(channel_id, ts)]["blocks"]
+        return await delivered(self.sessions, self.api, LEADER, "pulse")
 
     async def click(self, ref: str, blocks: list[dict[str, Any]], label: str) -> None:
         """Click the card's button whose label starts with `label`."""
@@ -121,18 +94,9 @@ class Pulse:
 async def pulse(
     sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi, slack_channel: SlackChannel
 ) -> AsyncIterator[Pulse]:
-    router = build_router(sessions, FrozenClock(AFTER_FIRING))
-    inbound = SlackInbound(
-        channel=slack_channel,
-        signing_secret=SIGNING_SECRET,
-        handle=router.handle,
-        linker=SlackLinker(sessions, slack_channel),
-    )
-    world = await build_world(sessions, slack_api)
-    transport = httpx.ASGITransport(app=Starlette(routes=inbound.routes()))
-    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
-        yield Pulse(slack_api, inbound, SlackClient(http, SIGNING_SECRET), sessions, world)
-        await inbound.drain()
+    async with signed_app(sessions, slack_channel, FrozenClock(AFTER_FIRING)) as (inbound, slack):
+        world = await build_world(sessions, slack_api)
+        yield Pulse(slack_api, inbound, slack, sessions, world)
     assert set(slack_api.methods()) <= set(METHOD_SCOPES)
 
 

@@ -7,25 +7,21 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
 
 from bot.channels.slack.api import METHOD_SCOPES
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.blocks import ANSWER_ACTION
 from bot.channels.slack.channel import SlackChannel
-from bot.channels.slack.linking import SlackLinker
 from bot.clock import FrozenClock
-from bot.handlers.registry import build_router
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
 from scheduler.tick import tick
 from storage.models import Answer, Delivery, Identity, Occurrence, ProcessedEvent
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.conftest import SIGNING_SECRET
+from tests.slack.conftest import signed_app
 from tests.slack.world import (
     AFTER_FIRING,
     COACH,
@@ -36,6 +32,7 @@ from tests.slack.world import (
     block_text,
     build_world,
     buttons,
+    delivered,
 )
 
 
@@ -60,15 +57,7 @@ class Harness:
 
     async def prompt_for(self, user: str) -> tuple[str, list[dict[str, object]]]:
         """Return the message ref and blocks of the prompt the fake holds for `user`."""
-        async with self.sessions() as session:
-            ref = await session.scalar(
-                select(Delivery.message_ref)
-                .join(Identity, Identity.person_id == Delivery.person_id)
-                .where(Identity.external_id == user, Delivery.kind == "prompt")
-            )
-        assert ref is not None
-        channel, ts = ref.split(":", 1)
-        return ref, self.api.messages[(channel, ts)]["blocks"]
+        return await delivered(self.sessions, self.api, user, "prompt")  # type: ignore[return-value]
 
     async def count(self, model: type[object]) -> int:
         async with self.sessions() as session:
@@ -79,32 +68,29 @@ class Harness:
             return list(await session.scalars(select(Answer).order_by(Answer.id)))
 
 
+def thread_reply(user: str, ref: str, text: str, *, ts: str) -> dict[str, str]:
+    """Return the DM event of `user` writing `text` in the thread of our message `ref`."""
+    channel, thread_ts = ref.split(":", 1)
+    return {
+        "type": "message",
+        "channel": channel,
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "thread_ts": thread_ts,
+    }
+
+
 @pytest.fixture
 async def harness(
     sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi, slack_channel: SlackChannel
 ) -> AsyncIterator[Harness]:
     clock = FrozenClock(AFTER_FIRING)
-    router = build_router(sessions, clock)
-    inbound = SlackInbound(
-        channel=slack_channel,
-        signing_secret=SIGNING_SECRET,
-        handle=router.handle,
-        linker=SlackLinker(sessions, slack_channel),
-    )
-    app = Starlette(routes=inbound.routes())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
-        yield Harness(
-            slack_api, slack_channel, inbound, SlackClient(http, SIGNING_SECRET), sessions, clock
-        )
-        await inbound.drain()
+    async with signed_app(sessions, slack_channel, clock) as (inbound, slack):
+        yield Harness(slack_api, slack_channel, inbound, slack, sessions, clock)
     # Whatever a scenario made the code call must be declared in the manifest.
     assert set(slack_api.methods()) <= set(METHOD_SCOPES)
-
-
-@pytest.fixture
-async def world(harness: Harness) -> World:
-    return await build_world(harness.sessions, harness.api)
 
 
 async def test_a_scheduled_occurrence_reaches_three_leaders_in_their_languages(
@@ -171,17 +157,8 @@ async def test_answer_modal_submit_stores_the_answer_with_the_chosen_visibility(
 async def test_a_thread_reply_stores_an_answer(harness: Harness, world: World) -> None:
     await harness.deliver_occurrence()
     ref, _ = await harness.prompt_for("U1")
-    channel, ts = ref.split(":", 1)
 
-    event = {
-        "type": "message",
-        "channel": channel,
-        "channel_type": "im",
-        "user": "U1",
-        "text": "Jeg delegerte mer.",
-        "ts": "1800000000.000100",
-        "thread_ts": ts,
-    }
+    event = thread_reply("U1", ref, "Jeg delegerte mer.", ts="1800000000.000100")
     response = await harness.slack.event(event)
     assert response.status_code == 200
     await harness.inbound.drain()
@@ -192,7 +169,7 @@ async def test_a_thread_reply_stores_an_answer(harness: Harness, world: World) -
         world.people["U1"],
         "coach",
     )
-    assert [u["ts"] for u in harness.api.calls_to("chat.update")] == [ts]
+    assert [u["ts"] for u in harness.api.calls_to("chat.update")] == [event["thread_ts"]]
 
 
 async def test_the_same_event_delivered_three_times_stores_once(
@@ -200,16 +177,7 @@ async def test_the_same_event_delivered_three_times_stores_once(
 ) -> None:
     await harness.deliver_occurrence()
     ref, _ = await harness.prompt_for("U2")
-    channel, ts = ref.split(":", 1)
-    event = {
-        "type": "message",
-        "channel": channel,
-        "channel_type": "im",
-        "user": "U2",
-        "text": "Eg spurde meir.",
-        "ts": "1800000000.000200",
-        "thread_ts": ts,
-    }
+    event = thread_reply("U2", ref, "Eg spurde meir.", ts="1800000000.000200")
     for retry in (None, 1, 2):
         response = await harness.slack.event(event, event_id="EvSAME", retry_num=retry)
         assert response.status_code == 200

@@ -9,6 +9,7 @@ from itertools import count
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import (
@@ -17,6 +18,7 @@ from storage.models import (
     CampaignPrompt,
     Cohort,
     CohortMembership,
+    Delivery,
     GroupMembership,
     Identity,
     PeerGroup,
@@ -102,6 +104,21 @@ async def build_world(
         session.add(Audience(owner_kind="campaign", owner_id=campaign.id, cohort_id=cohort.id))
         world.campaign_id = campaign.id
     return world
+
+
+async def delivered(
+    sessions: async_sessionmaker[AsyncSession], api: FakeSlackApi, user: str, kind: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return the ref and blocks of the message the fake holds for `user`'s `kind` delivery."""
+    async with sessions() as session:
+        ref = await session.scalar(
+            select(Delivery.message_ref)
+            .join(Identity, Identity.person_id == Delivery.person_id)
+            .where(Identity.external_id == user, Delivery.kind == kind)
+        )
+    assert ref is not None
+    channel, ts = ref.split(":", 1)
+    return ref, api.messages[(channel, ts)]["blocks"]
 
 
 class SlackClient:
