@@ -314,6 +314,13 @@ class _Reader:
     def name(self, node: yaml.Node, what: str) -> str | None:
         return self.text(node, what, MAX_KEY_LENGTH)
 
+    def choice(self, node: yaml.Node, what: str, allowed: Collection[str]) -> str | None:
+        value = self.scalar(node, what)
+        if value is not None and value not in allowed:
+            self.fail(node, f"{what} {value!r} is not one of {', '.join(allowed)}")
+            return None
+        return value
+
     def boolean(self, node: yaml.Node, what: str) -> bool | None:
         value = self.scalar(node, what)
         if value is None:
@@ -427,6 +434,18 @@ def _optional(
     return read(node)
 
 
+def _read_plain_title(
+    reader: _Reader, fields: Mapping[str, yaml.Node], default: str | None
+) -> str | None:
+    """Return the optional one-language `title`: `default` when absent, None when invalid."""
+    return _optional(fields, "title", lambda n: reader.text(n, "title", MAX_TITLE_LENGTH), default)
+
+
+def _read_reminder(reader: _Reader, fields: Mapping[str, yaml.Node]) -> int | None:
+    """Return the optional `reminder_after` in minutes (0: no reminder), or None when invalid."""
+    return _optional(fields, "reminder_after", lambda n: reader.minutes(n, "reminder_after"), 0)
+
+
 def _hint(value: str, known: Collection[str]) -> str:
     close = get_close_matches(value, list(known), n=1)
     return f'; did you mean "{close[0]}"?' if close else ""
@@ -485,7 +504,7 @@ def parse_programme(text: str, *, filename: str, known: KnownNames) -> Programme
     top = reader.fields(root, "the programme file", optional=TOP_FIELDS)
     if top is None:
         raise InvalidInput(reader.problems)
-    title = _optional(top, "title", lambda n: reader.text(n, "title", MAX_TITLE_LENGTH), None)
+    title = _read_plain_title(reader, top, None)
     cohorts = _read_list(state, top, "cohorts", _read_cohort)
     groups = _read_list(state, top, "groups", _read_group)
     campaigns = _read_list(state, top, "campaigns", _read_campaign)
@@ -525,7 +544,7 @@ def _read_cohort(state: _State, node: yaml.Node) -> CohortSpec | None:
     if fields is None or "name" not in fields:
         return None
     name = reader.name(fields["name"], "the cohort name")
-    title = _optional(fields, "title", lambda n: reader.text(n, "title", MAX_TITLE_LENGTH), None)
+    title = _read_plain_title(reader, fields, None)
     if name is None or not state.names.claim(reader, "cohort", name, fields["name"]):
         return None
     return CohortSpec(name, title)
@@ -538,7 +557,7 @@ def _read_group(state: _State, node: yaml.Node) -> GroupSpec | None:
         return None
     name = reader.name(fields["name"], "the group name")
     cohort = reader.name(fields["cohort"], "the group's cohort")
-    title = _optional(fields, "title", lambda n: reader.text(n, "title", MAX_TITLE_LENGTH), None)
+    title = _read_plain_title(reader, fields, None)
     if cohort is not None:
         state.references.cohorts.append((cohort, fields["cohort"]))
     if name is None or cohort is None:
@@ -639,10 +658,10 @@ def _read_campaign(state: _State, node: yaml.Node) -> CampaignSpec | None:
     if fields is None:
         return None
     key = _claim_key(state, fields, "campaign")
-    title = _optional(fields, "title", lambda n: reader.text(n, "title", MAX_TITLE_LENGTH), "")
+    title = _read_plain_title(reader, fields, "")
     audience = _required(fields, "audience", lambda n: _read_audience(state, n))
     schedule = _required(fields, "schedule", lambda n: _read_schedule(state, n))
-    reminder = _optional(fields, "reminder_after", lambda n: reader.minutes(n, "reminder_after"), 0)
+    reminder = _read_reminder(reader, fields)
     lateness = _optional(
         fields,
         "max_lateness",
@@ -650,7 +669,10 @@ def _read_campaign(state: _State, node: yaml.Node) -> CampaignSpec | None:
         DEFAULT_MAX_LATENESS_MINUTES,
     )
     visibility = _optional(
-        fields, "default_visibility", lambda n: _read_visibility(reader, n), Visibility.COACH.value
+        fields,
+        "default_visibility",
+        lambda n: reader.choice(n, "default_visibility", VISIBILITIES),
+        Visibility.COACH.value,
     )
     prompts = _required(fields, "prompts", lambda n: _read_prompt_list(state, n))
     if (
@@ -692,16 +714,6 @@ def _claim_key(state: _State, fields: Mapping[str, yaml.Node], kind: str) -> str
     if key is None or not state.names.claim(state.reader, kind, key, node):
         return None
     return key
-
-
-def _read_visibility(reader: _Reader, node: yaml.Node) -> str | None:
-    value = reader.scalar(node, "default_visibility")
-    if value is None:
-        return None
-    if value not in VISIBILITIES:
-        reader.fail(node, f"default_visibility {value!r} is not one of {', '.join(VISIBILITIES)}")
-        return None
-    return value
 
 
 def _read_prompt_list(state: _State, node: yaml.Node) -> tuple[str, ...] | None:
@@ -748,20 +760,17 @@ def _read_inline_prompt(state: _State, node: yaml.MappingNode) -> str | None:
     texts = reader.locale_texts(fields, node, "the prompt")
     theme = _optional(fields, "theme", lambda n: reader.text(n, "theme", 64), "")
     no_follow_up: dict[str, str] = {}
-    follow_up = _optional(fields, "follow_up", lambda n: _read_follow_up(reader, n), no_follow_up)
+
+    def follow_up_texts(n: yaml.Node) -> dict[str, str] | None:
+        return _read_translations(reader, n, "follow_up", "the follow-up")
+
+    follow_up = _optional(fields, "follow_up", follow_up_texts, no_follow_up)
     if key is None or texts is None or theme is None or follow_up is None:
         return None
     if not state.names.claim(reader, "prompt", key, fields["key"]):
         return None
     state.inline_prompts[key] = InlinePromptSpec(key, theme, texts, follow_up or None)
     return key
-
-
-def _read_follow_up(reader: _Reader, node: yaml.Node) -> dict[str, str] | None:
-    fields = reader.fields(node, "follow_up", required=REQUIRED_TEXT_LOCALES, optional=("nn",))
-    if fields is None:
-        return None
-    return reader.locale_texts(fields, node, "the follow-up")
 
 
 PULSE_REQUIRED = ("key", "title", "audience", "schedule", "items")
@@ -774,7 +783,9 @@ def _read_pulse(state: _State, node: yaml.Node) -> PulseSpec | None:
     if fields is None:
         return None
     key = _claim_key(state, fields, "pulse survey")
-    title = _required(fields, "title", lambda n: _read_title(reader, n))
+    title = _required(
+        fields, "title", lambda n: _read_translations(reader, n, "title", "the title")
+    )
     audience = _required(fields, "audience", lambda n: _read_audience(state, n))
     anonymous = _optional(fields, "anonymous", lambda n: reader.boolean(n, "anonymous"), True)
     min_responses = _optional(
@@ -783,7 +794,7 @@ def _read_pulse(state: _State, node: yaml.Node) -> PulseSpec | None:
     open_hours = _optional(
         fields, "open_for", lambda n: _whole(reader, n, "open_for", 60, "hours"), DEFAULT_OPEN_HOURS
     )
-    reminder = _optional(fields, "reminder_after", lambda n: reader.minutes(n, "reminder_after"), 0)
+    reminder = _read_reminder(reader, fields)
     schedule = _required(fields, "schedule", lambda n: _read_schedule(state, n))
     items = _required(fields, "items", lambda n: _read_items(state, n))
     if (
@@ -818,11 +829,14 @@ def _read_pulse(state: _State, node: yaml.Node) -> PulseSpec | None:
     )
 
 
-def _read_title(reader: _Reader, node: yaml.Node) -> dict[str, str] | None:
-    fields = reader.fields(node, "title", required=REQUIRED_TEXT_LOCALES, optional=("nn",))
+def _read_translations(
+    reader: _Reader, node: yaml.Node, name: str, what: str
+) -> dict[str, str] | None:
+    """Return a field written as a mapping of nb, en and (optionally) nn texts."""
+    fields = reader.fields(node, name, required=REQUIRED_TEXT_LOCALES, optional=("nn",))
     if fields is None:
         return None
-    return reader.locale_texts(fields, node, "the title")
+    return reader.locale_texts(fields, node, what)
 
 
 def _read_min_responses(reader: _Reader, node: yaml.Node) -> int | None:
@@ -913,10 +927,7 @@ def _read_inline_item(
             "it, or choose another key for your own",
         )
         key = None
-    kind = reader.scalar(fields["kind"], "kind")
-    if kind is not None and kind not in ITEM_KINDS:
-        reader.fail(fields["kind"], f"kind {kind!r} is not one of {', '.join(ITEM_KINDS)}")
-        kind = None
+    kind = reader.choice(fields["kind"], "kind", ITEM_KINDS)
     texts = reader.locale_texts(fields, node, "the item")
     options = _read_options(reader, fields, kind, node)
     if key is None or kind is None or texts is None or options is None:
