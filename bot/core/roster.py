@@ -83,6 +83,20 @@ def where(source: str, row: int, column: str | None = None) -> str:
     return f"{source} row {row}" + (f", column {column}" if column else "")
 
 
+def _located(source: str, row: int, column: str, what: str) -> tuple[int, Problem]:
+    """Return a problem at a cell, paired with its row number so problems sort by row."""
+    return row, Problem(where(source, row, column), what)
+
+
+def _failing_into(problems: list[Problem], source: str, row: int) -> Fail:
+    """Return a `Fail` that records each problem at `row` and the column it names."""
+
+    def fail(column: str, what: str) -> None:
+        problems.append(Problem(where(source, row, column), what))
+
+    return fail
+
+
 def decode_roster(data: bytes, source: str) -> tuple[str, list[Problem]]:
     """Decode UTF-8 (with or without a BOM); on failure name the file, line and column."""
     try:
@@ -129,11 +143,8 @@ def read_roster(text: str, source: str, known: KnownState | None = None) -> Rost
         email, row, row_problems = _read_row(number, cells, positions, source)
         problems.extend((number, p) for p in row_problems)
         if email is not None and email in first_row:
-            duplicate = Problem(
-                where(source, number, "email"),
-                f"duplicate email {email}; first given in row {first_row[email]}",
-            )
-            problems.append((number, duplicate))
+            duplicate = f"duplicate email {email}; first given in row {first_row[email]}"
+            problems.append(_located(source, number, "email", duplicate))
             continue
         if email is not None:
             first_row[email] = number
@@ -162,24 +173,20 @@ def _records(text: str, source: str) -> Iterator[tuple[int, list[str] | Problem]
 def _read_header(cells: Sequence[str], source: str) -> tuple[dict[str, int], list[Problem]]:
     positions: dict[str, int] = {}
     problems: list[Problem] = []
+    fail = _failing_into(problems, source, 1)
     for index, cell in enumerate(cells):
         name = cell.strip().lower()
         if not name:
             continue
         if name not in COLUMNS:
-            problems.append(
-                Problem(
-                    where(source, 1, name),
-                    f"unknown column; the columns are {','.join(COLUMNS)}",
-                )
-            )
+            fail(name, f"unknown column; the columns are {','.join(COLUMNS)}")
         elif name in positions:
-            problems.append(Problem(where(source, 1, name), "this column appears twice"))
+            fail(name, "this column appears twice")
         else:
             positions[name] = index
     for name in COLUMNS:
         if name not in positions:
-            problems.append(Problem(where(source, 1, name), "required column is missing"))
+            fail(name, "required column is missing")
     return positions, problems
 
 
@@ -188,10 +195,7 @@ def _read_row(
 ) -> tuple[str | None, RosterRow | None, list[Problem]]:
     """Return the row's email (if valid), the row (if wholly valid) and its problems."""
     problems: list[Problem] = []
-
-    def fail(column: str, what: str) -> None:
-        problems.append(Problem(where(source, number, column), what))
-
+    fail = _failing_into(problems, source, number)
     used = set(positions.values())
     extra = [i for i, cell in enumerate(cells) if i not in used and cell.strip()]
     if extra:
@@ -357,13 +361,8 @@ def _check_managers(
     for row in rows:
         manager = row.manager_email
         if manager and manager not in in_file and manager not in known.emails:
-            yield (
-                row.row,
-                Problem(
-                    where(source, row.row, "manager_email"),
-                    f"unknown manager {manager}: not in this file nor in the database",
-                ),
-            )
+            what = f"unknown manager {manager}: not in this file nor in the database"
+            yield _located(source, row.row, "manager_email", what)
 
 
 def _check_groups(
@@ -375,25 +374,19 @@ def _check_groups(
             continue
         in_db = known.group_cohorts.get(row.group)
         if in_db is not None and in_db != row.cohort:
-            yield (
-                row.row,
-                Problem(
-                    where(source, row.row, "group"),
-                    f"group {row.group!r} belongs to cohort {in_db!r} in the database, "
-                    f"not {row.cohort!r}",
-                ),
+            what = (
+                f"group {row.group!r} belongs to cohort {in_db!r} in the database, "
+                f"not {row.cohort!r}"
             )
+            yield _located(source, row.row, "group", what)
             continue
         earlier = first.setdefault(row.group, row)
         if earlier.cohort != row.cohort:
-            yield (
-                row.row,
-                Problem(
-                    where(source, row.row, "group"),
-                    f"group {row.group!r} is in cohort {earlier.cohort!r} in row {earlier.row}, "
-                    f"not {row.cohort!r}",
-                ),
+            what = (
+                f"group {row.group!r} is in cohort {earlier.cohort!r} in row {earlier.row}, "
+                f"not {row.cohort!r}"
             )
+            yield _located(source, row.row, "group", what)
 
 
 def _check_slack_ids(
@@ -405,21 +398,10 @@ def _check_slack_ids(
             continue
         earlier = first.setdefault(row.slack_id, row)
         if earlier.email != row.email:
-            yield (
-                row.row,
-                Problem(
-                    where(source, row.row, "slack_id"),
-                    f"Slack id {row.slack_id} is also given to {earlier.email} "
-                    f"in row {earlier.row}",
-                ),
-            )
+            what = f"Slack id {row.slack_id} is also given to {earlier.email} in row {earlier.row}"
+            yield _located(source, row.row, "slack_id", what)
             continue
         owner = known.slack_owners.get(row.slack_id)
         if owner is not None and owner != row.email:
-            yield (
-                row.row,
-                Problem(
-                    where(source, row.row, "slack_id"),
-                    f"Slack id {row.slack_id} already belongs to {owner} in the database",
-                ),
-            )
+            what = f"Slack id {row.slack_id} already belongs to {owner} in the database"
+            yield _located(source, row.row, "slack_id", what)
