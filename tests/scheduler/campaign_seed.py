@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +21,8 @@ from storage.models import (
     Prompt,
     PulseSurvey,
 )
+
+Owner = TypeVar("Owner", Campaign, PulseSurvey, PeerSeries)
 
 
 async def add_person(
@@ -72,14 +74,12 @@ async def add_campaign(
         skip_holidays=skip_holidays,
         **columns,
     )
-    session.add(campaign)
-    await session.flush()
+    await reaching(session, cohort, "campaign", campaign)
     for position in range(prompts):
         prompt = Prompt(key=f"{key}-q{position}", text={"en": f"Question {position}"})
         session.add(prompt)
         await session.flush()
         session.add(CampaignPrompt(campaign_id=campaign.id, position=position, prompt_id=prompt.id))
-    session.add(Audience(owner_kind="campaign", owner_id=campaign.id, cohort_id=cohort.id))
     await session.flush()
     return campaign
 
@@ -88,24 +88,23 @@ async def add_survey(
     session: AsyncSession, cohort: Cohort, *, key: str = "pulse", **columns: Any
 ) -> PulseSurvey:
     """Add a pulse survey reaching `cohort`."""
-    survey = PulseSurvey(key=key, **columns)
-    session.add(survey)
-    await session.flush()
-    session.add(Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id))
-    await session.flush()
-    return survey
+    return await reaching(session, cohort, "pulse_survey", PulseSurvey(key=key, **columns))
 
 
 async def add_series(
     session: AsyncSession, cohort: Cohort, *, key: str = "pairs", **columns: Any
 ) -> PeerSeries:
     """Add a peer series reaching `cohort`."""
-    series = PeerSeries(key=key, **columns)
-    session.add(series)
+    return await reaching(session, cohort, "peer_series", PeerSeries(key=key, **columns))
+
+
+async def reaching(session: AsyncSession, cohort: Cohort, owner_kind: str, owner: Owner) -> Owner:
+    """Add a campaign, survey or series and make it reach everyone in `cohort`."""
+    session.add(owner)
     await session.flush()
-    session.add(Audience(owner_kind="peer_series", owner_id=series.id, cohort_id=cohort.id))
+    session.add(Audience(owner_kind=owner_kind, owner_id=owner.id, cohort_id=cohort.id))
     await session.flush()
-    return series
+    return owner
 
 
 async def deliveries(sessions: async_sessionmaker[AsyncSession], **where: Any) -> list[Delivery]:
