@@ -101,34 +101,27 @@ class Flow:
 
     async def press(self, ref: str, action: str, value: str) -> list[Reply]:
         """Press a button with this (signed) action and value on the message `ref`."""
+        return await self.signed(ref, InteractionKind.BUTTON, action, value)
+
+    async def submit(self, ref: str, text: str) -> list[Reply]:
+        """Submit the free-text form of a screen."""
+        ask = self.screens[ref].ask
+        assert ask is not None
+        return await self.signed(ref, InteractionKind.SUBMIT, ask.action, ask.value, text)
+
+    async def signed(
+        self, ref: str, kind: InteractionKind, action: str, value: str, text: str = ""
+    ) -> list[Reply]:
+        """Act on message `ref` with what a channel decodes after signing action and value."""
         data = button_codec.encode(SECRET, action, value)
         decoded_action, decoded_value = button_codec.decode(SECRET, data)
         return await self.act(
             Interaction(
                 platform="slack",
                 external_user=self.owners[ref],
-                kind=InteractionKind.BUTTON,
+                kind=kind,
                 action=decoded_action,
                 value=decoded_value,
-                reply_to=ref,
-                event_id=f"ev-{next(_events)}",
-            )
-        )
-
-    async def submit(self, ref: str, text: str) -> list[Reply]:
-        """Submit the free-text form of a screen."""
-        ask = self.screens[ref].ask
-        assert ask is not None
-        action, value = button_codec.decode(
-            SECRET, button_codec.encode(SECRET, ask.action, ask.value)
-        )
-        return await self.act(
-            Interaction(
-                platform="slack",
-                external_user=self.owners[ref],
-                kind=InteractionKind.SUBMIT,
-                action=action,
-                value=value,
                 text=text,
                 reply_to=ref,
                 event_id=f"ev-{next(_events)}",
