@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.channel import SlackChannel, make_client
 from bot.channels.slack.linking import SlackLinker
-from bot.clock import Clock
+from bot.clock import Clock, FrozenClock
 from bot.handlers.registry import build_router
+from bot.runtime import Runtime
+from bot.settings import Settings
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.world import SlackClient, World, build_world
+from tests.slack.world import AFTER_FIRING, SlackClient, World, build_world
 
 SECRET = "test-instance-secret"
 SIGNING_SECRET = "test-signing-secret"
@@ -42,6 +46,28 @@ def slack_channel(slack_api: FakeSlackApi) -> SlackChannel:
 async def world(sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi) -> World:
     """The scenarios' cohort: three leaders and a coach, all linked, and a Monday campaign."""
     return await build_world(sessions, slack_api)
+
+
+def slack_runtime(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    api: FakeSlackApi,
+    **settings: Any,
+) -> Runtime:
+    """Return a runtime on the fake API whose router's clock stands just after Monday's firing.
+
+    `settings` adds the Slack settings of the mode under test (bot token, app token, OAuth).
+    """
+    clock = FrozenClock(AFTER_FIRING)
+    values = {
+        "slack_signing_secret": SecretStr(SIGNING_SECRET),
+        "slack_api_url": api.url,
+        "secret_key": SecretStr(SECRET),
+        **settings,
+    }
+    runtime = Runtime(Settings(_env_file=None, **values), engine, sessions, clock)
+    runtime.router = build_router(sessions, clock)
+    return runtime
 
 
 @asynccontextmanager

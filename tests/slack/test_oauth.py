@@ -19,11 +19,8 @@ from starlette.applications import Starlette
 from bot.channels.slack.api import required_scopes
 from bot.channels.slack.installations import INSTALL_PATH, REDIRECT_PATH
 from bot.channels.slack.plugin import SlackPlugin
-from bot.clock import FrozenClock
-from bot.handlers.registry import build_router
-from bot.runtime import Runtime
+from bot.clock import Clock
 from bot.services.render import OutboxRenderer
-from bot.settings import Settings
 from scheduler.dispatcher import Dispatcher
 from scheduler.tick import tick
 from storage.models import (
@@ -35,8 +32,8 @@ from storage.models import (
     SlackOAuthState,
 )
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.conftest import SECRET, SIGNING_SECRET
-from tests.slack.world import AFTER_FIRING, LEADERS, SlackClient, build_world
+from tests.slack.conftest import SIGNING_SECRET, slack_runtime
+from tests.slack.world import LEADERS, SlackClient, build_world
 
 PUBLIC_URL = "https://tenkepause.example.org"
 TEAM_TWO, TOKEN_TWO = "T0000002", "xoxb-team-two"
@@ -51,7 +48,7 @@ class Installs:
     plugin: SlackPlugin
     http: httpx.AsyncClient
     sessions: async_sessionmaker[AsyncSession]
-    clock: FrozenClock
+    clock: Clock
 
     async def begin(self) -> str:
         """Open /slack/install as a browser would and return the state it issued."""
@@ -81,24 +78,20 @@ class Installs:
 async def installs(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi
 ) -> AsyncIterator[Installs]:
-    settings = Settings(
-        _env_file=None,
+    runtime = slack_runtime(
+        engine,
+        sessions,
+        slack_api,
         slack_client_id=slack_api.client_id,
         slack_client_secret=SecretStr(slack_api.client_secret),
-        slack_signing_secret=SecretStr(SIGNING_SECRET),
-        slack_api_url=slack_api.url,
         public_url=PUBLIC_URL,
-        secret_key=SecretStr(SECRET),
     )
-    clock = FrozenClock(AFTER_FIRING)
-    runtime = Runtime(settings, engine, sessions, clock)
-    runtime.router = build_router(sessions, clock)
     plugin = SlackPlugin(runtime)
     app = Starlette(routes=plugin.routes())
     transport = httpx.ASGITransport(app=app)
     # https, so the browser keeps the Secure state cookie as a real one would.
     async with httpx.AsyncClient(transport=transport, base_url="https://slack.test") as http:
-        yield Installs(slack_api, plugin, http, sessions, clock)
+        yield Installs(slack_api, plugin, http, sessions, runtime.clock)
         await plugin.stop()
 
 

@@ -12,18 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels.slack.plugin import SlackPlugin, build_plugin
-from bot.clock import FrozenClock
-from bot.handlers.registry import build_router
-from bot.runtime import Runtime
 from bot.services.render import OutboxRenderer
-from bot.settings import Settings
 from scheduler.dispatcher import Dispatcher
 from scheduler.tick import tick
 from storage.models import Answer, Delivery, Identity
 from tests.fakes import slack_signing
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.conftest import BOT_TOKEN, SECRET, SIGNING_SECRET
-from tests.slack.world import AFTER_FIRING, World, build_world
+from tests.slack.conftest import BOT_TOKEN, slack_runtime
+from tests.slack.world import World, build_world
 
 APP_TOKEN = "xapp-1-A0000001-test"
 
@@ -32,17 +28,13 @@ APP_TOKEN = "xapp-1-A0000001-test"
 async def socket_plugin(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], slack_api: FakeSlackApi
 ) -> AsyncIterator[SlackPlugin]:
-    settings = Settings(
-        _env_file=None,
+    runtime = slack_runtime(
+        engine,
+        sessions,
+        slack_api,
         slack_bot_token=SecretStr(BOT_TOKEN),
-        slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_app_token=SecretStr(APP_TOKEN),
-        slack_api_url=slack_api.url,
-        secret_key=SecretStr(SECRET),
     )
-    clock = FrozenClock(AFTER_FIRING)
-    runtime = Runtime(settings, engine, sessions, clock)
-    runtime.router = build_router(sessions, clock)
     plugin = build_plugin(runtime)
     yield plugin
     await plugin.stop()
