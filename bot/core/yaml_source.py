@@ -32,3 +32,10 @@ def compose(text: str, source: str) -> yaml.Node | None:
         mark = error.problem_mark or error.context_mark
         where = position(source, mark) if mark else source
         raise InvalidInput([Problem(where, f"not valid YAML: {error.problem}")]) from None
+    except yaml.reader.ReaderError as error:
+        # A character YAML forbids (e.g. a control character pasted from a document).
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        char = error.character if isinstance(error.character, str) else chr(error.character)
+        what = f"not valid YAML: character {char!r} is not allowed in a YAML file"
+        raise InvalidInput([Problem(f"{source}:{line}:{column}", what)]) from None
