@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from starlette.applications import Starlette
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -61,3 +66,27 @@ async def loopback_only(route: object, base: str) -> None:
         return
     await route.abort()  # type: ignore[attr-defined]
     pytest.fail(f"the page fetched {request.url} from outside the app")
+
+
+def loopback_listener() -> tuple[socket.socket, str]:
+    """Bind a free 127.0.0.1 port; return the socket and its base URL (known before serving)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@asynccontextmanager
+async def serving(app: Starlette, listener: socket.socket) -> AsyncIterator[None]:
+    """Serve `app` with uvicorn in this event loop on `listener` until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()

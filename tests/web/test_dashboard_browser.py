@@ -7,12 +7,9 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,7 +18,7 @@ from bot.runtime import Runtime
 from bot.web.dashboard.auth import issue_login_link
 from storage.models import Delivery, Person
 from tests.web import world as w
-from tests.web.conftest import loopback_only, shot
+from tests.web.conftest import loopback_listener, loopback_only, serving, shot
 
 
 @pytest.fixture
@@ -30,24 +27,11 @@ async def served(
 ) -> AsyncIterator[tuple[Runtime, w.World, str]]:
     """Serve the real app with uvicorn on a free loopback port; yield its base URL."""
     world = await w.build_world(sessions)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener, base = loopback_listener()
     runtime = w.make_runtime(engine, sessions, db_url)
     runtime.settings = runtime.settings.model_copy(update={"public_url": base})
-    config = uvicorn.Config(w.make_app(runtime), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(w.make_app(runtime), listener):
         yield runtime, world, base
-    finally:
-        server.should_exit = True
-        await task
-        listener.close()
 
 
 async def test_coach_signs_in_reads_sees_the_chart_and_posts_a_group_prompt(

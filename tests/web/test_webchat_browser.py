@@ -6,13 +6,10 @@ this process on a free loopback port; Playwright drives Debian's chromium.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -29,7 +26,7 @@ from scheduler.dispatcher import Dispatcher
 from scheduler.rate_limits import RateLimiter
 from storage.models import Answer, Delivery, PulseResponse
 from tests import factories
-from tests.web.conftest import loopback_only, shot
+from tests.web.conftest import loopback_listener, loopback_only, serving, shot
 
 NOW = factories.T0
 
@@ -39,9 +36,7 @@ async def chat_server(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], db_url: str
 ) -> AsyncIterator[tuple[Runtime, str]]:
     """Serve the real app with the web chat on a free loopback port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener, base = loopback_listener()
     settings = Settings(
         TENKEPAUSE_DATABASE_URL=db_url, TENKEPAUSE_SECRET_KEY="browser", TENKEPAUSE_PUBLIC_URL=base
     )
@@ -49,18 +44,8 @@ async def chat_server(
     runtime = Runtime(settings, engine, sessions, clock, instance="browser-test")
     runtime.router = build_router(sessions, clock)
     runtime.plugins = enabled_plugins(runtime)
-    server = uvicorn.Server(uvicorn.Config(build_app(runtime), log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(build_app(runtime), listener):
         yield runtime, base
-    finally:
-        server.should_exit = True
-        await task
-        listener.close()
 
 
 async def owe_prompt_and_pulse(session: AsyncSession, person_id: int) -> None:
