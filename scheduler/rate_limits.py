@@ -14,6 +14,7 @@ import asyncio
 import json
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
 SETTING = "TENKEPAUSE_RATE_LIMITS"
+SLACK = 1e-6  # seconds
 SCOPES = ("global", "chat", "group")
 SCOPE_ALIASES = {
     "global": "global",
@@ -56,8 +58,10 @@ class Rate:
 
 # Defaults follow each platform's published rules (see docs/delivery.md for sources).
 DEFAULT_LIMITS: dict[str, dict[str, Rate]] = {
-    # Bot API FAQ: about 30 messages/s overall, 1/s per chat, 20/min per group.
-    "telegram": {"global": Rate(30, 1), "chat": Rate(1, 1), "group": Rate(20, 60)},
+    # Bot API FAQ: about 30 messages/s overall, 1/s per chat, 20/min per group. Overall we
+    # send 29/s: at exactly 30/s, timing jitter alone puts 31 sends into some one-second
+    # window and draws 429s (bench/fanout.py measures this against a strict window).
+    "telegram": {"global": Rate(29, 1), "chat": Rate(1, 1), "group": Rate(20, 60)},
     # chat.postMessage: 1/s per channel, plus a workspace-wide cap of "several hundred
     # per minute"; we take the low end.
     "slack": {"global": Rate(300, 60), "chat": Rate(1, 1)},
@@ -127,13 +131,19 @@ class TokenBucket:
     """A bucket refilled at `rate` holding at most `burst` tokens (GCRA, reservation-based).
 
     Each caller reserves its slot before sleeping, so waiters are served in order
-    without a lock or a polling loop.
+    without a lock or a polling loop. Reservations alone are not enough: a waiter the
+    event loop wakes late (a busy loop, a garbage collection) goes out together with the
+    waiters behind it, and the platform sees a burst. So the bucket also remembers when
+    sends really went, and `blocked_for` holds a send back while the last `rate.per`
+    seconds already hold `rate.count` of them, or the last send went less than half an
+    interval ago: after a stall, sends catch up at twice the rate, never in a bunch.
     """
 
     rate: Rate
     burst: float = 1.0
     monotonic: Monotonic = time.monotonic
     _tat: float | None = None  # theoretical arrival time of the next free slot
+    _sent: deque[float] = field(default_factory=deque)  # when recent sends went, oldest first
 
     def delay(self) -> float:
         """Reserve the next slot and return how long to wait for it."""
@@ -143,14 +153,34 @@ class TokenBucket:
         self._tat = tat + self.rate.interval
         return max(0.0, wait)
 
+    def blocked_for(self) -> float:
+        """Return how long a send must still wait so no window of `rate.per` seconds holds
+        more than `rate.count` sends (0 if it may go now)."""
+        now, sent = self.monotonic(), self._sent
+        while sent and now - sent[0] >= self.rate.per:
+            sent.popleft()
+        if not sent:
+            return 0.0
+        wait = sent[-1] + self.rate.interval / 2 - now
+        if len(sent) >= max(1, int(self.rate.count)):
+            wait = max(wait, sent[0] + self.rate.per - now)
+        return wait if wait > SLACK else 0.0  # a microsecond is float noise, not a burst
+
+    def record(self) -> None:
+        """Note that a send goes now."""
+        self._sent.append(self.monotonic())
+
     def hold_off(self, seconds: float) -> None:
         """Refuse slots for `seconds` (the platform said Retry-After)."""
         now = self.monotonic()
         self._tat = max(self._tat or now, now + seconds)
 
     def idle(self) -> bool:
-        """Tell whether the bucket is full again, so it may be forgotten."""
-        return self._tat is None or self._tat <= self.monotonic()
+        """Tell whether the bucket is full again and its sends have left the window."""
+        now = self.monotonic()
+        if self._tat is not None and self._tat > now:
+            return False
+        return not self._sent or now - self._sent[-1] >= self.rate.per
 
 
 def address_key(address: Mapping[str, Any]) -> str:
@@ -213,10 +243,16 @@ class RateLimiter:
 
     async def acquire(self, platform: str, address: Mapping[str, Any], group: bool = False) -> None:
         """Wait until one message to `address` on `platform` is within every limit."""
-        for bucket in self._applicable(platform, address, group):
+        buckets = self._applicable(platform, address, group)
+        for bucket in buckets:
             wait = bucket.delay()
             if wait > 0:
                 await self.sleep(wait)
+        # Checked and recorded for every bucket at the moment the send really goes.
+        while (wait := max((bucket.blocked_for() for bucket in buckets), default=0.0)) > 0:
+            await self.sleep(wait)
+        for bucket in buckets:
+            bucket.record()
 
     def hold_off(
         self, platform: str, address: Mapping[str, Any], seconds: float, group: bool = False

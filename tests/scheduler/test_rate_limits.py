@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+
 import pytest
 
 from bot.core.problems import InvalidInput
-from scheduler.rate_limits import DEFAULT_LIMITS, Rate, RateLimiter, parse_limits, parse_rate
+from scheduler.rate_limits import (
+    DEFAULT_LIMITS,
+    Rate,
+    RateLimiter,
+    TokenBucket,
+    parse_limits,
+    parse_rate,
+)
 
 
 class FakeTime:
@@ -61,7 +71,7 @@ def test_parse_rate_accepts_seconds_minutes_hours_and_multiples() -> None:
 
 def test_defaults_follow_each_platform() -> None:
     assert DEFAULT_LIMITS["telegram"] == {
-        "global": Rate(30, 1),
+        "global": Rate(29, 1),  # Telegram's 30/s, less 1/s of headroom for jitter
         "chat": Rate(1, 1),
         "group": Rate(20, 60),
     }
@@ -98,6 +108,33 @@ async def test_global_limit_spaces_sends_evenly() -> None:
 
     assert times[-1] == pytest.approx(89 / 30)
     assert most_in_any_window(times, 1.0) == 30
+
+
+def test_sends_woken_late_do_not_bunch_into_a_burst() -> None:
+    # 60 sends reserve their slots at 30/s; the event loop then stalls for half a second,
+    # so the first 15 wake together. By reservations alone they would all go at once.
+    time = FakeTime()
+    bucket = TokenBucket(Rate(30, 1), monotonic=time.monotonic)
+    reserved = [time.now + bucket.delay() for _ in range(60)]
+    stall_ends = time.now + 0.5
+    wakes = [(max(at, stall_ends), n) for n, at in enumerate(reserved)]
+    heapq.heapify(wakes)
+    went: list[float] = []
+    while wakes:
+        time.now, n = heapq.heappop(wakes)
+        wait = bucket.blocked_for()
+        if wait > 0:
+            heapq.heappush(wakes, (time.now + wait, n))
+        else:
+            bucket.record()
+            went.append(round(time.now - 100.0, 6))
+
+    assert most_in_any_window([max(at, stall_ends) - 100.0 for at in reserved], 1.0) > 30
+    assert len(went) == 60
+    assert most_in_any_window(sorted(went), 1.0) == 30
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(went))]
+    assert min(gaps) > 1 / 60 - 1e-5  # catching up at twice the rate, not all at once
+    assert max(went) < 59 / 30 + 1 / 60 + 1e-5  # and the stall cost at most half a slot
 
 
 async def test_one_message_per_second_per_chat_but_chats_run_in_parallel() -> None:
