@@ -60,6 +60,8 @@ class Route:
     address: dict[str, Any]
     identity_id: int | None
     group: bool
+    # A conversation to open first with these people (a match's group DM), if any.
+    members: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +306,8 @@ class Dispatcher:
         finished: list[Outcome] = []
         async with self.sessions() as session:
             rows = (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()
-            people = await _people(session, {r.person_id for r in rows if r.person_id})
+            wanted = {r.person_id for r in rows if r.person_id} | _match_members(rows)
+            people = await _people(session, wanted)
             chats = await _group_chats(session, {r.group_id for r in rows if r.person_id is None})
             # Kept alive while the batch renders: the session's identity map holds objects
             # only weakly, and the renderer's session.get calls should find them there.
@@ -342,6 +345,8 @@ class Dispatcher:
         people: Mapping[int, Person],
         chats: Mapping[int, list[GroupChat]],
     ) -> Route | None:
+        if row.person_id is None and row.match_id is not None:
+            return self._conversation_route(row, people)
         if row.person_id is None:
             by_platform = {c.platform: c for c in chats.get(row.group_id or -1, [])}
             for platform in PLATFORM_ORDER:
@@ -364,6 +369,28 @@ class Dispatcher:
             if identity is not None:
                 return Route(platform, dict(identity.address), identity.id, group=False)
         return None
+
+    def _conversation_route(self, row: Delivery, people: Mapping[int, Person]) -> Route | None:
+        """Route a delivery to a whole match, if every member is reachable on its platform."""
+        platform = row.payload.get("group_conversation")
+        if platform not in self.channels:
+            return None
+        addresses = []
+        for person_id in row.payload.get("members", []):
+            person = people.get(int(person_id))
+            identity = next(
+                (
+                    i
+                    for i in (person.identities if person else [])
+                    if i.platform == platform and i.status == "active"
+                ),
+                None,
+            )
+            if identity is None:
+                return None
+            addresses.append(dict(identity.address))
+        address = {"match": row.match_id}
+        return Route(str(platform), address, None, group=True, members=tuple(addresses))
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -405,9 +432,7 @@ class Dispatcher:
             return base
         channel = self.channels[route.platform]
         try:
-            ref = await asyncio.wait_for(
-                channel.send(route.address, job.message), self.send_timeout
-            )
+            ref = await asyncio.wait_for(_deliver(channel, route, job.message), self.send_timeout)
         except RateLimited as error:
             return self._throttled(job, error.retry_after)
         except PermanentFailure as error:
@@ -553,6 +578,27 @@ def _base(row: Delivery) -> Outcome:
         platform=row.platform,
         error=row.error,
     )
+
+
+async def _deliver(channel: Channel, route: Route, message: OutMessage) -> str:
+    """Send on `route`, first opening its group conversation when it names members."""
+    address: Mapping[str, Any] = route.address
+    if route.members:
+        opened = await channel.open_group(route.members)
+        if opened is None:
+            raise PermanentFailure(f"{route.platform} cannot open a group conversation")
+        address = opened
+    return await channel.send(address, message)
+
+
+def _match_members(rows: Sequence[Delivery]) -> set[int]:
+    """Return the people named by deliveries that go to a whole match."""
+    return {
+        int(person_id)
+        for row in rows
+        if row.person_id is None and row.match_id is not None
+        for person_id in row.payload.get("members", [])
+    }
 
 
 async def _people(session: AsyncSession, ids: set[int]) -> dict[int, Person]:

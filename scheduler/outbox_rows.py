@@ -28,7 +28,7 @@ def outbox_row(
     *,
     key: str,
     kind: str,
-    person_id: int,
+    person_id: int | None,
     due_at: datetime,
     expires_at: datetime | None,
     status: str = "pending",

@@ -35,6 +35,7 @@ class IntroView:
     question: str | None = None
     follow_up_days: int = 7
     skipping_next: bool = False
+    together: bool = False  # one message to the whole match, in a group conversation
 
 
 def contact_line(tr: Translator, contact: PeerContact) -> str:
@@ -49,15 +50,22 @@ def contact_line(tr: Translator, contact: PeerContact) -> str:
 def intro_message(tr: Translator, view: IntroView) -> OutMessage:
     """Introduce the members of a match to one of them, with a question to talk about."""
     _ = tr.gettext
-    lines = [
-        tr.ngettext(
+    heading = (
+        _("This round the {count} of you are matched:").format(count=len(view.others))
+        if view.together
+        else tr.ngettext(
             "This round you are matched with:",
             "This round you are matched with these {count} leaders:",
             len(view.others),
-        ).format(count=len(view.others)),
+        ).format(count=len(view.others))
+    )
+    lines = [
+        heading,
         *(contact_line(tr, c) for c in view.others),
         "",
-        _("Find half an hour to talk in the coming days. Whoever reads this first, reach out."),
+        _("Find half an hour to talk in the coming days. Whoever reads this first, reach out.")
+        if not view.together
+        else _("Find half an hour to talk in the coming days: agree on a time right here."),
     ]
     if view.question:
         lines += ["", _("A question to start with: {question}").format(question=view.question)]

@@ -1,11 +1,12 @@
 """After a peer round is matched: introduce each match, follow up, and let people sit out.
 
-Each member of a match gets their own introduction (`intro:{match}:person:{person}`) naming
-the others and how to reach them, with the match's conversation question, and a "did you
-meet?" check (`meet:{match}:person:{person}`) `follow_up_days` later. Services cannot call
-a platform, so an introduction carries `group_conversation: true` in its payload: a
-dispatcher that can open a group conversation (Slack `conversations.open`) may use it; the
-introduction is still written per person, so nobody depends on it.
+Where every member of a match can be reached on a platform whose bots open group
+conversations (Slack's `conversations.open` with several users), the match gets one
+introduction there (`intro:{match}:group`, addressed to the match, not a person); the
+dispatcher opens the conversation through the channel port. Otherwise each member gets
+their own introduction (`intro:{match}:person:{person}`) naming the others and how to
+reach them. Either way the match's conversation question comes with it, and each member
+gets a "did you meet?" check (`meet:{match}:person:{person}`) `follow_up_days` later.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from storage.queries.inserts import insert_ignoring_conflicts
 
 # A "did you meet?" check stays worth sending this long after it is due.
 CHECK_LIFETIME = timedelta(days=7)
+# Platforms whose bots can open one conversation with several people. Telegram and Teams
+# bots cannot start a group chat, so their members are introduced one by one.
+GROUP_CONVERSATION_PLATFORMS = ("slack",)
 # How far ahead the next round of a series is looked for when someone sits it out.
 NEXT_ROUND_HORIZON = timedelta(days=400)
 
@@ -71,13 +75,17 @@ async def queue_introductions(
     matched_at = peer_round.matched_at or now
     intros, checks = [], []
     for match in matching.matches:
-        for person_id in match.members:
-            person = people[person_id]
+        members = [people[person_id] for person_id in match.members]
+        platform = _shared_group_platform(members, now)
+        if platform is not None:
+            intros.append(_group_intro(match.match_id, members, platform, now, quiet_hours))
+        for person in members:
             zone = zone_name(person.timezone)
             due = after_quiet_hours(max(now, matched_at), zone, quiet_hours)
             follow = matched_at + timedelta(days=series.follow_up_days)
             check_due = after_quiet_hours(follow, zone, quiet_hours)
-            intros.append(_row("intro", match.match_id, person, due, due + CHECK_LIFETIME))
+            if platform is None:
+                intros.append(_row("intro", match.match_id, person, due, due + CHECK_LIFETIME))
             checks.append(
                 _row("meeting_check", match.match_id, person, check_due, check_due + CHECK_LIFETIME)
             )
@@ -87,11 +95,51 @@ async def queue_introductions(
     )
 
 
+def _shared_group_platform(members: list[Person], now: datetime) -> str | None:
+    """Return a platform that can hold the whole match in one conversation, if any.
+
+    A paused member keeps the per-person introductions, so their own row is skipped.
+    """
+    if len(members) < 2 or any(skip_reason(p, now.date(), attention_counts=False) for p in members):
+        return None
+    for platform in GROUP_CONVERSATION_PLATFORMS:
+        if all(
+            any(i.platform == platform and i.status == "active" for i in p.identities)
+            for p in members
+        ):
+            return platform
+    return None
+
+
+def _group_intro(
+    match_id: int,
+    members: list[Person],
+    platform: str,
+    now: datetime,
+    quiet_hours: QuietHours | None,
+) -> dict[str, Any]:
+    # The latest start of the day among the members' time zones, so nobody is woken.
+    due = max(after_quiet_hours(now, zone_name(p.timezone), quiet_hours) for p in members)
+    return outbox_row(
+        key=f"intro:{match_id}:group",
+        kind="intro",
+        person_id=None,
+        due_at=due,
+        expires_at=due + CHECK_LIFETIME,
+        payload={
+            "group_conversation": platform,
+            "members": [p.id for p in members],
+            "locale": members[0].locale,
+        },
+        match_id=match_id,
+    )
+
+
 def _row(
     kind: str, match_id: int, person: Person, due: datetime, expires: datetime
 ) -> dict[str, Any]:
     prefix = "intro" if kind == "intro" else "meet"
-    payload: dict[str, Any] = {"group_conversation": True} if kind == "intro" else {}
+    payload: dict[str, Any] = {}
     reason = skip_reason(person, due.date(), attention_counts=False)
     if reason is not None:
         payload["skip_reason"] = reason
@@ -217,9 +265,9 @@ async def set_skip_next(session: AsyncSession, match_id: int, person_id: int, sk
 
 
 async def intro_view(
-    session: AsyncSession, match_id: int, person_id: int, locale: str
+    session: AsyncSession, match_id: int, person_id: int | None, locale: str
 ) -> IntroView:
-    """Return what one member's introduction to a match shows."""
+    """Return what one member's introduction shows (person None: the whole match's)."""
     match = await session.get(PeerMatch, match_id)
     assert match is not None
     peer_round = await session.get(PeerRound, match.round_id)
@@ -234,7 +282,8 @@ async def intro_view(
         others=tuple(PeerContact(p.name, p.unit, p.email, p.telegram_username) for p in others),
         question=localised(prompt.text, locale) if prompt else None,
         follow_up_days=series.follow_up_days,
-        skipping_next=await skipping_next(session, match_id, person_id),
+        skipping_next=person_id is not None and await skipping_next(session, match_id, person_id),
+        together=person_id is None,
     )
 
 
@@ -255,7 +304,7 @@ async def meeting_check_message(
 
 @renders("intro")
 async def _intro(session: AsyncSession, delivery: Delivery, locale: str) -> OutMessage:
-    assert delivery.match_id is not None and delivery.person_id is not None
+    assert delivery.match_id is not None
     view = await intro_view(session, delivery.match_id, delivery.person_id, locale)
     return intro_message(gettext_for(locale), view)
 

@@ -26,6 +26,9 @@ from tests import factories
 from tests.webchat.conftest import chat_world  # noqa: F401  (the real web chat app)
 
 SECRET = "flow-secret"
+# The recording channel stands in for a platform whose bots cannot open group chats
+# (Telegram), so every member's messages arrive, and can be followed, one by one.
+PLATFORM = "telegram"
 OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False)
 ITEMS = {
     "energy": ("likert", []),
@@ -117,7 +120,7 @@ class Flow:
         decoded_action, decoded_value = button_codec.decode(SECRET, data)
         return await self.act(
             Interaction(
-                platform="slack",
+                platform=PLATFORM,
                 external_user=self.owners[ref],
                 kind=kind,
                 action=decoded_action,
@@ -132,7 +135,7 @@ class Flow:
         """Run a chat command as `user`."""
         return await self.act(
             Interaction(
-                platform="slack",
+                platform=PLATFORM,
                 external_user=user,
                 kind=InteractionKind.COMMAND,
                 command=words[0],
@@ -147,7 +150,7 @@ async def seed_programme(
     participants: int = 6,
     *,
     anonymous: bool = True,
-    platform: str = "slack",
+    platform: str = PLATFORM,
     identities: bool = True,
 ) -> Programme:
     """Create a cohort with a coach, a Monday pulse survey of every item kind, and pairs."""
@@ -211,8 +214,8 @@ async def seed_programme(
 def flow(sessions: async_sessionmaker[AsyncSession]) -> Flow:
     """The real router and dispatcher over a recording Slack-like channel."""
     clock = FrozenClock(factories.T0)
-    channel = RecordingChannel(platform="slack")
+    channel = RecordingChannel(platform=PLATFORM)
     dispatcher = Dispatcher(
-        sessions, {"slack": channel}, OutboxRenderer(), clock=clock, instance="flow"
+        sessions, {PLATFORM: channel}, OutboxRenderer(), clock=clock, instance="flow"
     )
     return Flow(sessions, clock, channel, build_router(sessions, clock), dispatcher)
