@@ -111,6 +111,12 @@ def _shared_group_platform(members: list[Person], now: datetime) -> str | None:
     return None
 
 
+def _shared_locale(members: list[Person]) -> str:
+    """Return the members' common language, or bokmål, the programme's default, if mixed."""
+    locales = {p.locale for p in members}
+    return locales.pop() if len(locales) == 1 else "nb"
+
+
 def _group_intro(
     match_id: int,
     members: list[Person],
@@ -129,7 +135,7 @@ def _group_intro(
         payload={
             "group_conversation": platform,
             "members": [p.id for p in members],
-            "locale": members[0].locale,
+            "locale": _shared_locale(members),
         },
         match_id=match_id,
     )

@@ -58,7 +58,8 @@ async def test_a_trio_is_introduced_in_one_group_dm_and_each_answers_whether_the
         assert intro is not None and intro.status == "sent" and intro.person_id is None
         channel, ts = str(intro.message_ref).split(":")
         text = block_text(slack_api.messages[(channel, ts)]["blocks"])
-        assert channel.startswith("G") and "the 3 of you are matched" in text
+        # The trio writes nb, nn and en, so the shared message is in bokmål, the default.
+        assert channel.startswith("G") and "Denne runden er dere 3 satt sammen" in text
         assert all(f"Leder {user}" in text for user in ("U1", "U2", "U3"))
 
         clock.advance(days=7)
