@@ -66,10 +66,3 @@ async def link_identity(
     session.add(identity)
     await session.flush()
     return identity
-
-
-async def mark_unreachable(session: AsyncSession, identity_id: int, reason: str) -> None:
-    """Record that we cannot reach this account, so sends stop and the coach can see it."""
-    identity = await session.get(Identity, identity_id)
-    if identity is not None:
-        identity.status, identity.status_reason = "unreachable", reason[:200]

@@ -156,13 +156,6 @@ async def send_closing(session: AsyncSession, round_id: int, text: str, now: dat
     return len(await insert_deliveries(session, rows))
 
 
-async def round_label(session: AsyncSession, pulse_round: PulseRound) -> str:
-    """Return the name coaches use for a round: `survey-key#number`."""
-    survey = await session.get(PulseSurvey, pulse_round.survey_id)
-    assert survey is not None
-    return f"{survey.key}#{pulse_round.number}"
-
-
 async def round_summary(session: AsyncSession, round_id: int, locale: str) -> RoundSummary:
     """Return a round's rate, and once closed its gated results, trend and cohort split."""
     pulse_round = await session.get(PulseRound, round_id)

@@ -89,7 +89,7 @@ async def _follow_up(session: AsyncSession, delivery: Delivery, locale: str) -> 
     )
 
 
-@renders("notice", "comment", "digest", "pulse_closing")
+@renders("notice")
 async def _notice(session: AsyncSession, delivery: Delivery, locale: str) -> OutMessage:
     return await notice_text(session, delivery, locale)
 
@@ -107,7 +107,6 @@ async def notice_text(session: AsyncSession, delivery: Delivery, locale: str) ->
             "{name} has not answered the last prompts, so Tenkepause has stopped sending them. "
             "A personal word from you may help."
         ),
-        "unreachable": _("Tenkepause can no longer reach {name} in chat."),
     }
     text = payload.get("text") or reasons.get(str(payload.get("reason")), "")
     return compose.notice(str(text).format(name=name), locale, delivery.kind)

@@ -113,14 +113,6 @@ async def visible_cohort(session: AsyncSession, viewer: Person, cohort_id: int) 
     return None
 
 
-async def visible_cohort_named(session: AsyncSession, viewer: Person, name: str) -> Cohort | None:
-    """Return the named cohort if the viewer may review it, else None."""
-    for cohort in await visible_cohorts(session, viewer):
-        if cohort.name == name:
-            return cohort
-    return None
-
-
 def cohort_member_ids(cohort_id: int) -> CompoundSelect[int]:
     """Select the participants of a cohort: direct members and members of its groups."""
     direct = select(CohortMembership.person_id).where(

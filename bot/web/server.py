@@ -10,15 +10,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.runtime import Runtime
+from scheduler.metrics import REGISTRY
 from storage.models import Delivery, SchedulerLease
-
-
-def _metrics_registry() -> object | None:
-    try:
-        from scheduler.metrics import REGISTRY
-    except ImportError:  # the dispatcher's metrics are optional in a bare runtime
-        return None
-    return REGISTRY
 
 
 async def _health(runtime: Runtime) -> dict[str, object]:
@@ -47,9 +40,7 @@ def build_app(runtime: Runtime, extra_routes: list[BaseRoute] | None = None) -> 
             return JSONResponse({"status": "error", "error": type(error).__name__}, 503)
 
     async def metrics(request: Request) -> Response:
-        registry = _metrics_registry()
-        body = generate_latest(registry) if registry is not None else b""  # type: ignore[arg-type]
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
