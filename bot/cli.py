@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+
 import typer
 
 from bot.commands import (
@@ -38,5 +40,7 @@ app.add_typer(teams.app, name="teams")
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line, with a stack dump on stderr should the process ever crash."""
+    # A segfault in a C extension otherwise leaves no trace of where it happened.
+    faulthandler.enable()
     app()
