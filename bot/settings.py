@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(200, alias="TENKEPAUSE_DISPATCH_BATCH")
     dispatch_concurrency: int = Field(16, alias="TENKEPAUSE_DISPATCH_CONCURRENCY")
     lease_seconds: float = Field(30.0, alias="TENKEPAUSE_LEASE_SECONDS")
+    # Every instance says it is alive this often; claims of one silent for 3 beats go back.
+    heartbeat_seconds: float = Field(3.0, alias="TENKEPAUSE_HEARTBEAT_SECONDS", gt=0)
+    # Last resort: a claim this old goes back even if its instance still beats.
+    claim_timeout_seconds: float = Field(300.0, alias="TENKEPAUSE_CLAIM_TIMEOUT_SECONDS", gt=0)
     max_attempts: int = Field(8, alias="TENKEPAUSE_MAX_ATTEMPTS")
     quiet_hours: str = Field("21:00-07:00", alias="TENKEPAUSE_QUIET_HOURS")
     ignored_prompts_limit: int = Field(3, alias="TENKEPAUSE_IGNORED_PROMPTS_LIMIT")

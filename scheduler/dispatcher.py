@@ -29,9 +29,20 @@ from bot.channels.port import Channel, PermanentFailure, RateLimited, TemporaryF
 from bot.clock import Clock, SystemClock
 from bot.core.messages import OutMessage
 from scheduler import metrics
+from scheduler.liveness import release_orphaned_claims
 from scheduler.rate_limits import RateLimiter
 from scheduler.retry_policy import RetryPolicy
-from storage.models import Campaign, Delivery, GroupChat, Identity, Occurrence, Person, Prompt
+from scheduler.rounds import open_due_pulse_rounds
+from storage.models import (
+    Campaign,
+    Delivery,
+    GroupChat,
+    Identity,
+    Occurrence,
+    Person,
+    Prompt,
+    PulseRound,
+)
 
 log = logging.getLogger("tenkepause.dispatcher")
 
@@ -42,6 +53,10 @@ DELIVERIES = cast(Table, Delivery.__table__)
 IDENTITIES = cast(Table, Identity.__table__)
 ERROR_LENGTH = 500
 RENDER_SLICE = 8  # rows rendered between two yields to the event loop
+# Kinds that show a pulse round's card: sent only while the round is open.
+PULSE_CARD_KINDS = frozenset({"pulse", "pulse_reminder"})
+# Kinds that redraw a card sent earlier (the parent row) in place.
+REFRESH_KINDS = frozenset({"pulse_refresh"})
 
 
 class Renderer(Protocol):
@@ -62,6 +77,8 @@ class Route:
     group: bool
     # A conversation to open first with these people (a match's group DM), if any.
     members: tuple[dict[str, Any], ...] = ()
+    # Set: replace this message we sent earlier instead of sending a new one.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +170,9 @@ class Dispatcher:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     claim_timeout: float = 300.0
+    # Set when instances beat (scheduler.liveness): claims of a silent instance go back
+    # after this long instead of waiting out `claim_timeout`.
+    orphan_grace: timedelta | None = None
     send_timeout: float = 60.0
     poll_interval: float = 1.0
     depth_interval: float = 1.0
@@ -282,10 +302,10 @@ class Dispatcher:
         return rows
 
     async def _release_stale(self, session: AsyncSession, now: datetime) -> None:
-        # A claim only goes stale after `claim_timeout`, so looking ten times per timeout
-        # is enough; looking at every claim cost a round trip per batch.
+        # Claims go stale only after `orphan_grace` (or `claim_timeout`), so looking a few
+        # times per that span is enough; looking at every claim cost a round trip per batch.
         checked = self._stale_checked
-        if checked is not None and now - checked < timedelta(seconds=self.claim_timeout / 10):
+        if checked is not None and now - checked < self._stale_check_every:
             return
         self._stale_checked = now
         cutoff = now - timedelta(seconds=self.claim_timeout)
@@ -297,15 +317,45 @@ class Dispatcher:
         count = int(getattr(result, "rowcount", 0) or 0)
         if count:
             log.warning("returned stale claims to pending", extra={"count": count})
+        if self.orphan_grace is not None:
+            result = await session.execute(release_orphaned_claims(now, self.orphan_grace))
+            orphaned = int(getattr(result, "rowcount", 0) or 0)
+            if orphaned:
+                log.warning("returned claims of a dead instance", extra={"count": orphaned})
+
+    @property
+    def _stale_check_every(self) -> timedelta:
+        every = timedelta(seconds=self.claim_timeout / 10)
+        if self.orphan_grace is not None:
+            every = min(every, self.orphan_grace / 3)
+        return every
 
     # -- routing and rendering --------------------------------------------------------------
+
+    async def _open_pulse_rounds(self, ids: Sequence[int], now: datetime) -> None:
+        """Open the due rounds of claimed pulse cards, in case the tick has not yet."""
+        async with self.sessions() as session, session.begin():
+            round_ids = set(
+                await session.scalars(
+                    select(Delivery.pulse_round_id).where(
+                        Delivery.id.in_(ids),
+                        Delivery.kind.in_(PULSE_CARD_KINDS),
+                        Delivery.pulse_round_id.is_not(None),
+                    )
+                )
+            )
+            if round_ids:
+                await open_due_pulse_rounds(session, now, only=round_ids)
 
     async def _prepare(self, ids: Sequence[int], claimed_mono: float) -> list[Job]:
         now = self.clock.now()
         jobs: list[Job] = []
         finished: list[Outcome] = []
+        await self._open_pulse_rounds(ids, now)
         async with self.sessions() as session:
             rows = (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()
+            rounds = await _pulse_rounds(session, rows)
+            parents = await _parents(session, rows)
             wanted = {r.person_id for r in rows if r.person_id} | _match_members(rows)
             people = await _people(session, wanted)
             chats = await _group_chats(session, {r.group_id for r in rows if r.person_id is None})
@@ -322,7 +372,14 @@ class Dispatcher:
                 if row.expires_at is not None and row.expires_at < now:
                     finished.append(replace(base, status="expired"))
                     continue
-                route = self._route(row, people, chats)
+                held = _held_for_round(row, rounds, base, now)
+                if held is not None:
+                    finished.append(held)
+                    continue
+                if row.kind in REFRESH_KINDS:
+                    route = _refresh_route(row, parents)
+                else:
+                    route = self._route(row, people, chats)
                 if route is None:
                     finished.append(replace(base, status="failed", error=NO_CHANNEL))
                     continue
@@ -582,6 +639,9 @@ def _base(row: Delivery) -> Outcome:
 
 async def _deliver(channel: Channel, route: Route, message: OutMessage) -> str:
     """Send on `route`, first opening its group conversation when it names members."""
+    if route.replaces is not None:
+        await channel.update(route.replaces, message)
+        return route.replaces
     address: Mapping[str, Any] = route.address
     if route.members:
         opened = await channel.open_group(route.members)
@@ -589,6 +649,46 @@ async def _deliver(channel: Channel, route: Route, message: OutMessage) -> str:
             raise PermanentFailure(f"{route.platform} cannot open a group conversation")
         address = opened
     return await channel.send(address, message)
+
+
+async def _pulse_rounds(session: AsyncSession, rows: Sequence[Delivery]) -> dict[int, PulseRound]:
+    ids = {r.pulse_round_id for r in rows if r.kind in PULSE_CARD_KINDS and r.pulse_round_id}
+    if not ids:
+        return {}
+    found = await session.scalars(select(PulseRound).where(PulseRound.id.in_(ids)))
+    return {pulse_round.id: pulse_round for pulse_round in found}
+
+
+async def _parents(session: AsyncSession, rows: Sequence[Delivery]) -> dict[int, Delivery]:
+    ids = {r.parent_id for r in rows if r.kind in REFRESH_KINDS and r.parent_id}
+    if not ids:
+        return {}
+    found = await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
+    return {parent.id: parent for parent in found}
+
+
+def _held_for_round(
+    row: Delivery, rounds: Mapping[int, PulseRound], base: Outcome, now: datetime
+) -> Outcome | None:
+    """Return what to do instead of sending a pulse card whose round is not open, if so.
+
+    A round that opens later puts its card back until then; one that has closed has
+    nothing left to answer, so its card expires unsent.
+    """
+    pulse_round = rounds.get(row.pulse_round_id or -1)
+    if pulse_round is None or pulse_round.status == "open":
+        return None
+    if pulse_round.status == "scheduled" and pulse_round.opens_at > now:
+        return replace(base, next_attempt_at=pulse_round.opens_at)
+    return replace(base, status="expired", error="the pulse round is not open")
+
+
+def _refresh_route(row: Delivery, parents: Mapping[int, Delivery]) -> Route | None:
+    """Route a redraw to the platform and message of the card it redraws."""
+    parent = parents.get(row.parent_id or -1)
+    if parent is None or parent.platform is None or parent.message_ref is None:
+        return None
+    return Route(parent.platform, {}, None, group=False, replaces=parent.message_ref)
 
 
 def _match_members(rows: Sequence[Delivery]) -> set[int]:

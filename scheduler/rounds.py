@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zlib
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -73,17 +74,24 @@ async def create_pulse_rounds(session: AsyncSession, now: datetime, options: Tic
     return created
 
 
-async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> int:
-    """Open rounds whose time has come; return how many opened.
+async def open_due_pulse_rounds(
+    session: AsyncSession, now: datetime, only: Collection[int] | None = None
+) -> int:
+    """Open rounds whose time has come (of `only`, if given); return how many opened.
 
-    Closing is not done here but by `scheduler.pulse_jobs` through the pulse service,
-    which also unlinks and reorders the anonymous responses.
+    The tick opens rounds, and so does the dispatcher just before it sends a pulse, so a
+    card never goes out for a round the tick has not reached yet. Closing is not done here
+    but by `scheduler.pulse_jobs` through the pulse service, which also unlinks and
+    reorders the anonymous responses.
     """
+    due = select(PulseRound.id, PulseSurvey.anonymous).join(
+        PulseSurvey, PulseSurvey.id == PulseRound.survey_id
+    )
+    if only is not None:
+        due = due.where(PulseRound.id.in_(list(only)))
     to_open = (
         await session.execute(
-            select(PulseRound.id, PulseSurvey.anonymous)
-            .join(PulseSurvey, PulseSurvey.id == PulseRound.survey_id)
-            .where(
+            due.where(
                 PulseRound.status == "scheduled",
                 PulseRound.opens_at <= now,
                 PulseRound.closes_at > now,
@@ -97,8 +105,38 @@ async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> int:
             .where(PulseRound.id == round_id, PulseRound.status == "scheduled")
             .values(status="open", slot_secret=secrets.token_hex(32) if anonymous else None)
         )
-        opened += int(getattr(result, "rowcount", 0) or 0)
+        if getattr(result, "rowcount", 0):
+            opened += 1
+            await queue_card_redraws(session, round_id, now)
     return opened
+
+
+async def queue_card_redraws(session: AsyncSession, round_id: int, now: datetime) -> int:
+    """Owe a redraw to every card of a round that went out before the round opened.
+
+    Such a card says the round is closed and has no buttons; redrawn in place, it gets them.
+    """
+    cards = await session.execute(
+        select(Delivery.id, Delivery.person_id, Delivery.expires_at).where(
+            Delivery.pulse_round_id == round_id,
+            Delivery.kind.in_(("pulse", "pulse_reminder")),
+            Delivery.status == "sent",
+            Delivery.message_ref.is_not(None),
+        )
+    )
+    rows = [
+        outbox_row(
+            key=f"redraw:{card_id}:opened",
+            kind="pulse_refresh",
+            person_id=person_id,
+            due_at=now,
+            expires_at=None,
+            parent_id=card_id,
+            pulse_round_id=round_id,
+        )
+        for card_id, person_id, _ in cards
+    ]
+    return len(await insert_deliveries(session, rows))
 
 
 async def create_pulse_deliveries(

@@ -7,6 +7,7 @@ import asyncio
 from bot.runtime import Runtime
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
+from scheduler.liveness import Heartbeat
 from scheduler.rate_limits import RateLimiter
 from scheduler.retry_policy import RetryPolicy
 from scheduler.service import start_scheduler, stop_scheduler
@@ -26,12 +27,31 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         limiter=RateLimiter.from_setting(settings.rate_limits),
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         poll_interval=settings.dispatch_seconds,
+        claim_timeout=settings.claim_timeout_seconds,
+        orphan_grace=heartbeat_of(runtime).ttl,
+    )
+
+
+def heartbeat_of(runtime: Runtime) -> Heartbeat:
+    """Return the heartbeat that tells other instances this one is alive."""
+    return Heartbeat(
+        runtime.engine, runtime.instance, runtime.clock, seconds=runtime.settings.heartbeat_seconds
     )
 
 
 async def run_dispatcher(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Send from the outbox until `stop` is set."""
-    await build_dispatcher(runtime).run_forever(stop)
+    """Beat and send from the outbox until `stop` is set.
+
+    The first beat comes before the first claim, so no other instance takes this one's
+    fresh claims for a dead instance's.
+    """
+    heartbeat = heartbeat_of(runtime)
+    await heartbeat.beat()
+    beating = asyncio.create_task(heartbeat.run(stop))
+    try:
+        await build_dispatcher(runtime).run_forever(stop)
+    finally:
+        await beating
 
 
 async def run_scheduler(runtime: Runtime, stop: asyncio.Event) -> None:

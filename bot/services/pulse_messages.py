@@ -179,3 +179,11 @@ def remember_position(delivery: Delivery, position: int) -> None:
 @renders(*PULSE_KINDS)
 async def _pulse(session: AsyncSession, delivery: Delivery, locale: str) -> OutMessage:
     return (await pulse_card(session, delivery, locale)).message
+
+
+@renders("pulse_refresh")
+async def _redraw(session: AsyncSession, delivery: Delivery, locale: str) -> OutMessage:
+    """Redraw the card of the delivery this one refreshes, as it stands now."""
+    card = await session.get(Delivery, delivery.parent_id)
+    assert card is not None
+    return (await pulse_card(session, card, locale, position=shown_position(card))).message

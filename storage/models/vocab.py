@@ -20,6 +20,7 @@ DELIVERY_KINDS = (
     "pulse",
     "pulse_reminder",
     "pulse_closing",
+    "pulse_refresh",
     "intro",
     "meeting_check",
     "notice",

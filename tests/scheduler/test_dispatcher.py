@@ -23,6 +23,7 @@ from bot.channels.recording import RecordingChannel
 from bot.clock import FrozenClock, SystemClock
 from bot.core.messages import OutMessage
 from scheduler.dispatcher import NO_CHANNEL, Dispatcher
+from scheduler.liveness import Heartbeat
 from scheduler.metrics import REGISTRY
 from scheduler.rate_limits import RateLimiter
 from scheduler.retry_policy import RetryPolicy
@@ -344,6 +345,36 @@ async def test_stale_claims_return_to_pending_and_a_restart_recovers_its_own(
 
     assert sorted(channel.texts()) == ["p:0", "p:1"]
     assert await statuses(sessions) == {"p:0": "sent", "p:1": "sent", "p:2": "claimed"}
+
+
+async def test_claims_of_an_instance_whose_heartbeat_lapsed_go_back_within_seconds(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    await seed_outbox(engine, 3, NOW, platform="webchat")
+    clock = FrozenClock(NOW - timedelta(seconds=20))
+    dead, alive = (Heartbeat(engine, name, clock, seconds=3) for name in ("host:101", "host:102"))
+    await dead.beat()  # its last beat, 20 s ago: lapsed after 9 s
+    clock.current = NOW
+    await alive.beat()
+    claims = {"p:0": ("host:101", 12), "p:1": ("host:102", 12), "p:2": ("host:101", 2)}
+    async with sessions() as session, session.begin():
+        for key, (holder, age) in claims.items():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.key == key)
+                .values(
+                    status="claimed", claimed_by=holder, claimed_at=NOW - timedelta(seconds=age)
+                )
+            )
+    channel = RecordingChannel("webchat")
+    # A restart under a new name: the five-minute timeout is far away, the heartbeat is not.
+    worker = dispatcher(sessions, {"webchat": channel}, claim_timeout=300, orphan_grace=dead.ttl)
+
+    assert await worker.run_once() == 1
+
+    # The live instance keeps its claim; the dead one's fresh claim waits out the grace.
+    assert channel.texts() == ["p:0"]
+    assert await statuses(sessions) == {"p:0": "sent", "p:1": "claimed", "p:2": "claimed"}
 
 
 async def test_two_dispatchers_claim_disjoint_rows(engine: AsyncEngine, sessions: Sessions) -> None:

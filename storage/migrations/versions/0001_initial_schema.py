@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:10:12.034228
+Create Date: 2026-12-02 12:21:47.879053
 """
 
 from collections.abc import Sequence
@@ -743,7 +743,7 @@ def upgrade() -> None:
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('prompt', 'reminder', 'follow_up', 'group_prompt', 'pulse', 'pulse_reminder', 'pulse_closing', 'intro', 'meeting_check', 'notice', 'digest', 'comment')",
+            "kind IN ('prompt', 'reminder', 'follow_up', 'group_prompt', 'pulse', 'pulse_reminder', 'pulse_closing', 'pulse_refresh', 'intro', 'meeting_check', 'notice', 'digest', 'comment')",
             name=op.f("ck_deliveries_kind"),
         ),
         sa.CheckConstraint(
