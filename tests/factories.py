@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.port import Address, Channel
 from bot.services.group_prompts import PostedPrompt, post_group_prompt
+from bot.services.pulse_messages import pulse_card
+from scheduler.rounds import open_due_pulse_rounds
 from storage.models import (
     Cohort,
     CohortMembership,
@@ -148,9 +151,14 @@ async def open_pulse(
     text: dict[str, str] = ENERGY,
     opens_at: datetime = T0,
     open_days: int = 3,
+    status: str = "open",
     **survey_values: Any,
 ) -> tuple[PulseRound, list[Delivery]]:
-    """Open round 1 of a one-item pulse survey and owe each person its pulse, due at once."""
+    """Open round 1 of a one-item pulse survey and owe each person its pulse, due at once.
+
+    With `status="scheduled"` the round is only planned, as the tick leaves it until its
+    `opens_at`; the pulses are due then.
+    """
     survey, _ = await pulse_survey(
         session,
         kind=kind,
@@ -165,7 +173,7 @@ async def open_pulse(
         local_date=opens_at.date(),
         opens_at=opens_at,
         closes_at=opens_at + timedelta(days=open_days),
-        status="open",
+        status=status,
     )
     session.add(pulse_round)
     await session.flush()
@@ -194,3 +202,28 @@ async def group_prompt(
     coach_row = await session.get(Person, coach.id)
     assert group_row is not None and coach_row is not None
     return await post_group_prompt(session, coach_row, group_row, text, send_at=send_at)
+
+
+async def send_closed_card(
+    sessions: async_sessionmaker[AsyncSession], channel: Channel, delivery_id: int, address: Address
+) -> str:
+    """Send a pulse card the way a dispatcher that ran ahead of the tick did: still closed.
+
+    The card is rendered while its round is scheduled, so it says the round is over and
+    has no buttons; the row is marked sent with the platform's reference, as after a send.
+    """
+    async with sessions() as session, session.begin():
+        delivery = await session.get(Delivery, delivery_id)
+        assert delivery is not None and delivery.person_id is not None
+        person = await session.get(Person, delivery.person_id)
+        assert person is not None
+        card = await pulse_card(session, delivery, person.locale)
+        ref = await channel.send(address, card.message)
+        delivery.status, delivery.platform, delivery.message_ref = "sent", channel.platform, ref
+    return ref
+
+
+async def open_due_rounds(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Open the rounds due at `now`, as the tick does."""
+    async with sessions() as session, session.begin():
+        return await open_due_pulse_rounds(session, now)

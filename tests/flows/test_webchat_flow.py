@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from scheduler.dispatcher import Dispatcher
 from scheduler.peer_jobs import run_peer_jobs
 from scheduler.pulse_jobs import run_pulse_jobs
 from scheduler.tick import tick
-from storage.models import PeerRound, Person, PulseResponse
+from storage.models import Identity, PeerRound, Person, PulseResponse
+from tests import factories
 from tests.flows.conftest import OPTIONS, seed_programme
 from tests.webchat.conftest import ChatWorld
 from tests.webchat.test_webchat import csrf
@@ -122,3 +124,63 @@ async def test_pulse_and_peer_round_through_the_web_chat(chat_world: ChatWorld) 
         rate = await meeting_rate(session, round_id)
     assert (rate.matches, rate.met, rate.rate) == (1, 1, 1.0)
     assert rate.answers["yes"] == 2 and rate.answers["unanswered"] == 1
+
+
+async def webchat_leader(world: ChatWorld) -> tuple[int, dict[str, Any]]:
+    """Create a leader signed in to the web chat; return their id and web chat address."""
+    async with world.runtime.sessions.begin() as session:
+        person_id = (await factories.person(session, locale="en")).id
+    await sign_in(world, person_id)
+    async with world.runtime.sessions() as session:
+        identity = await session.scalar(select(Identity).where(Identity.person_id == person_id))
+        assert identity is not None
+        return person_id, dict(identity.address)
+
+
+def dispatcher_of(world: ChatWorld) -> Dispatcher:
+    """Return the real dispatcher sending through the web chat channel."""
+    channels = world.runtime.channels
+    return Dispatcher(world.runtime.sessions, channels, OutboxRenderer(), clock=world.clock)
+
+
+async def test_a_pulse_due_the_moment_its_round_opens_arrives_open(chat_world: ChatWorld) -> None:
+    world = chat_world
+    person_id, _ = await webchat_leader(world)
+    async with world.runtime.sessions.begin() as session:
+        await factories.open_pulse(
+            session, [person_id], opens_at=world.clock.now(), status="scheduled"
+        )
+    assert await dispatcher_of(world).run_once() == 1
+
+    card = await latest(world, "pulse")
+    await press(world, card, "4 Agree")
+
+    async with world.runtime.sessions() as session:
+        [response] = list(await session.scalars(select(PulseResponse)))
+    assert response.value_int == 4
+
+
+async def test_a_card_sent_before_its_round_opened_is_redrawn_with_buttons(
+    chat_world: ChatWorld,
+) -> None:
+    world = chat_world
+    person_id, address = await webchat_leader(world)
+    async with world.runtime.sessions.begin() as session:
+        opens = world.clock.now() + timedelta(hours=1)
+        _, [delivery] = await factories.open_pulse(
+            session, [person_id], opens_at=opens, status="scheduled"
+        )
+    channel = world.runtime.channels["webchat"]
+    await factories.send_closed_card(world.runtime.sessions, channel, delivery.id, address)
+    closed = await latest(world, "pulse_closed")
+    assert closed["rows"] == []
+
+    world.clock.advance(hours=1)
+    assert await factories.open_due_rounds(world.runtime.sessions, world.clock.now()) == 1
+    assert await dispatcher_of(world).run_once() == 1
+
+    card = await latest(world, "pulse", closed["id"])
+    await press(world, card, "2 Disagree")
+    async with world.runtime.sessions() as session:
+        [response] = list(await session.scalars(select(PulseResponse)))
+    assert response.value_int == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +15,11 @@ from bot.channels.slack.api import METHOD_SCOPES
 from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.channel import SlackChannel
 from bot.clock import FrozenClock
+from bot.services.pulse_messages import pulse_card
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
 from scheduler.tick import tick
-from storage.models import Audience, Cohort, PulseReceipt, PulseResponse
+from storage.models import Audience, Cohort, Delivery, PulseReceipt, PulseResponse, PulseRound
 from tests import factories
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.conftest import signed_app
@@ -34,6 +35,7 @@ from tests.slack.world import (
 )
 
 LEADER = "U3"  # writes English
+OPENS = datetime(2025, 3, 3, 7, 30, tzinfo=UTC)  # Monday 08:30 in Oslo, the survey's time
 
 
 @dataclass
@@ -46,8 +48,14 @@ class Pulse:
     sessions: async_sessionmaker[AsyncSession]
     world: World
 
-    async def send_round(self, *, anonymous: bool) -> tuple[str, list[dict[str, Any]]]:
-        """Open a one-question pulse round, dispatch it, and return the leader's card."""
+    async def send_round(
+        self, *, anonymous: bool, ahead: bool = False
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Open a one-question pulse round, dispatch it, and return the leader's card.
+
+        `ahead`: the tick runs 90 minutes before the round opens, as in production, and the
+        dispatcher sends the card the moment it is due, before any tick has opened it.
+        """
         async with self.sessions() as session, session.begin():
             cohort = await session.scalar(select(Cohort))
             assert cohort is not None
@@ -66,11 +74,17 @@ class Pulse:
             )
             audience = Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id)
             session.add(audience)
-        clock = FrozenClock(AFTER_FIRING)
+        clock = FrozenClock(OPENS - timedelta(minutes=90) if ahead else AFTER_FIRING)
         await tick(self.sessions, clock)
+        if ahead:
+            clock.current = OPENS
+        await self.dispatch(clock)
+        return await delivered(self.sessions, self.api, LEADER, "pulse")
+
+    async def dispatch(self, clock: FrozenClock) -> None:
+        """Send one batch of what is due through the Slack channel."""
         channel = self.inbound.channel
         await Dispatcher(self.sessions, {"slack": channel}, OutboxRenderer(), clock).run_once()
-        return await delivered(self.sessions, self.api, LEADER, "pulse")
 
     async def click(self, ref: str, blocks: list[dict[str, Any]], label: str) -> None:
         """Click the card's button whose label starts with `label`."""
@@ -164,3 +178,38 @@ async def test_someone_elses_pulse_button_stores_nothing(pulse: Pulse) -> None:
     assert await pulse.responses() == []
     assert pulse.api.calls_to("chat.update") == []
     assert [e["user"] for e in pulse.api.calls_to("chat.postEphemeral")] == ["U1"]
+
+
+async def test_a_pulse_scheduled_ahead_arrives_open_the_moment_it_is_due(pulse: Pulse) -> None:
+    ref, blocks = await pulse.send_round(anonymous=True, ahead=True)
+    assert buttons(blocks), block_text(blocks)
+
+    await pulse.click(ref, blocks, "4 ")
+
+    (response,) = await pulse.responses()
+    assert response.value_int == 4
+
+
+async def test_a_card_sent_before_its_round_opened_is_redrawn_with_buttons(pulse: Pulse) -> None:
+    ref, _ = await pulse.send_round(anonymous=True)
+    async with pulse.sessions() as session, session.begin():
+        # As a dispatcher that ran ahead of the tick left it: round not open, card closed.
+        pulse_round = await session.scalar(select(PulseRound))
+        card = await session.scalar(select(Delivery).where(Delivery.kind == "pulse"))
+        assert pulse_round is not None and card is not None
+        pulse_round.status = "scheduled"
+        message = (await pulse_card(session, card, "en")).message
+    await pulse.inbound.channel.update(ref, message)
+    assert not buttons(pulse.shown(ref))
+
+    assert await factories.open_due_rounds(pulse.sessions, AFTER_FIRING) == 1
+    clock = FrozenClock(AFTER_FIRING)
+    await Dispatcher(
+        pulse.sessions, {"slack": pulse.inbound.channel}, OutboxRenderer(), clock
+    ).run_once()
+
+    redrawn = pulse.shown(ref)
+    assert buttons(redrawn), block_text(redrawn)
+    await pulse.click(ref, redrawn, "2 ")
+    (response,) = await pulse.responses()
+    assert response.value_int == 2

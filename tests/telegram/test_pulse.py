@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.core import button_codec
@@ -67,3 +69,51 @@ async def test_tampered_pulse_data_changes_nothing_and_the_user_is_told(
     [notice] = telegram_api.answers_to_callbacks()
     assert notice["text"] == "This button is no longer valid."
     assert telegram_api.messages[(KARI.id, int(card["message_id"]))] == card  # type: ignore[call-overload]
+
+
+async def test_a_pulse_due_the_moment_its_round_opens_arrives_open(
+    harness: Harness, telegram_api: FakeTelegramAPI
+) -> None:
+    person = await linked_leader(harness.sessions, KARI)
+    async with harness.sessions() as session, session.begin():
+        # Scheduled ahead: the tick has not opened the round, and the card is due now.
+        await factories.open_pulse(
+            session, [person.id], opens_at=harness.clock.now(), status="scheduled"
+        )
+    assert await harness.dispatcher().run_once() == 1
+    card = telegram_api.last_sent_to(KARI.id)
+    assert telegram_api.buttons(card), card["text"]
+
+    await harness.send(
+        telegram_api.click_update(KARI, card, data=value_button(telegram_api, card, "4"))
+    )
+
+    assert await harness.count(PulseResponse) == 1
+
+
+async def test_a_card_sent_before_its_round_opened_is_redrawn_with_buttons(
+    harness: Harness, telegram_api: FakeTelegramAPI
+) -> None:
+    person = await linked_leader(harness.sessions, KARI)
+    opens = harness.clock.now() + timedelta(hours=1)
+    async with harness.sessions() as session, session.begin():
+        _, [delivery] = await factories.open_pulse(
+            session, [person.id], opens_at=opens, status="scheduled"
+        )
+    assert harness.plugin is not None
+    ref = await factories.send_closed_card(
+        harness.sessions, harness.plugin.channel, delivery.id, {"chat_id": KARI.id}
+    )
+    key = (KARI.id, int(ref.rpartition(":")[2]))
+    assert not telegram_api.buttons(telegram_api.messages[key])
+
+    harness.clock.advance(hours=1)
+    assert await factories.open_due_rounds(harness.sessions, harness.clock.now()) == 1
+    assert await harness.dispatcher().run_once() == 1
+
+    card = telegram_api.messages[key]
+    assert "edit_date" in card and telegram_api.buttons(card)
+    await harness.send(
+        telegram_api.click_update(KARI, card, data=value_button(telegram_api, card, "2"))
+    )
+    assert await harness.count(PulseResponse) == 1
