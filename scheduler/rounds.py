@@ -21,6 +21,7 @@ from bot.core.schedule import (
     personal_due,
 )
 from scheduler.outbox_rows import insert_deliveries, outbox_row, skip_reason
+from scheduler.tick_memo import TickMemo
 from scheduler.timing import TickOptions, Window, spec_of, tick_window, zone_name
 from storage.models import (
     Delivery,
@@ -41,12 +42,16 @@ REMINDER_LOOKBACK = timedelta(days=14)
 
 
 async def run_pulse_rounds(
-    session: AsyncSession, now: datetime, options: TickOptions, report: TickReport
+    session: AsyncSession,
+    now: datetime,
+    options: TickOptions,
+    report: TickReport,
+    memo: TickMemo | None = None,
 ) -> None:
     """Create and open pulse rounds, then owe each audience member their pulse."""
     report.pulse_rounds_created += await create_pulse_rounds(session, now, options)
     report.pulse_rounds_opened += await open_due_pulse_rounds(session, now)
-    report.pulse_deliveries += await create_pulse_deliveries(session, now, options)
+    report.pulse_deliveries += await create_pulse_deliveries(session, now, options, memo)
 
 
 async def create_pulse_rounds(session: AsyncSession, now: datetime, options: TickOptions) -> int:
@@ -140,9 +145,10 @@ async def queue_card_redraws(session: AsyncSession, round_id: int, now: datetime
 
 
 async def create_pulse_deliveries(
-    session: AsyncSession, now: datetime, options: TickOptions
+    session: AsyncSession, now: datetime, options: TickOptions, memo: TickMemo | None = None
 ) -> int:
     """Owe every audience member of a live round one pulse, at their own local time."""
+    memo = memo if memo is not None else TickMemo()
     window = tick_window(now, options.pulse_max_lateness, options.look_ahead)
     live = await session.execute(
         select(PulseRound, PulseSurvey)
@@ -151,14 +157,19 @@ async def create_pulse_deliveries(
     )
     created = 0
     for pulse_round, survey in live.all():
+        firing = ("pulse", pulse_round.id)
+        due_times = {
+            due
+            for zone in memo.zones
+            if (due := _pulse_due(pulse_round, survey, zone, options)) < pulse_round.closes_at
+        }
+        if not memo.owes(firing, window, due_times):
+            continue
         people = await audience_people(session, "pulse_survey", survey.id)
         rows = []
         for person in people:
             zone = zone_name(person.timezone, options.default_timezone)
-            local = personal_due(
-                pulse_round.local_date, survey.local_time, zone, options.quiet_hours
-            )
-            due = max(local, pulse_round.opens_at)
+            due = _pulse_due(pulse_round, survey, zone, options)
             if not window.contains(due) or due >= pulse_round.closes_at:
                 continue
             reason = skip_reason(person, pulse_round.local_date, attention_counts=False)
@@ -178,7 +189,16 @@ async def create_pulse_deliveries(
                 )
             )
         created += len(await insert_deliveries(session, rows))
+        memo.covered(firing, window)
     return created
+
+
+def _pulse_due(
+    pulse_round: PulseRound, survey: PulseSurvey, zone: str, options: TickOptions
+) -> datetime:
+    """Return when someone in `zone` gets a round's pulse: their local time, once it opens."""
+    local = personal_due(pulse_round.local_date, survey.local_time, zone, options.quiet_hours)
+    return max(local, pulse_round.opens_at)
 
 
 async def create_pulse_reminders(session: AsyncSession, now: datetime, options: TickOptions) -> int:

@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from bot.runtime import Runtime
 from scheduler.leadership import Leadership
 from scheduler.tick import tick
+from scheduler.tick_memo import TickMemo
 from scheduler.timing import TickOptions
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,17 @@ LEADERSHIP_JOB = "leadership"
 
 
 async def run_tick_if_leader(
-    runtime: Runtime, leadership: Leadership, options: TickOptions
+    runtime: Runtime, leadership: Leadership, options: TickOptions, memo: TickMemo | None = None
 ) -> None:
     """Tick once, if this instance leads; a failed tick is logged and retried next time."""
+    memo = memo if memo is not None else TickMemo()
     if not leadership.is_leader:
+        memo.forget()  # another instance ticks now; what it did is not in this memo
         return
     try:
-        report = await tick(runtime.sessions, runtime.clock, options)
+        report = await tick(runtime.sessions, runtime.clock, options, memo)
     except Exception:
+        memo.forget()
         log.exception("tick failed")
         return
     log.debug("tick", extra={"tick": report.as_dict()})
@@ -60,7 +64,7 @@ async def start_scheduler(
         run_tick_if_leader,
         IntervalTrigger(seconds=settings.tick_seconds),
         id=TICK_JOB,
-        args=[runtime, leadership, options],
+        args=[runtime, leadership, options, TickMemo()],
         **common,
     )
     scheduler.start()

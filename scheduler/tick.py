@@ -30,6 +30,7 @@ from scheduler import rounds
 from scheduler.outbox_rows import insert_deliveries, outbox_row, skip_reason
 from scheduler.peer_jobs import run_peer_jobs
 from scheduler.pulse_jobs import run_pulse_jobs
+from scheduler.tick_memo import TickMemo
 from scheduler.timing import TickOptions, Window, spec_of, tick_window, zone_name
 from storage.models import Campaign, CampaignPrompt, Delivery, Occurrence, Person
 from storage.queries.audience import audience_people, coach_ids_of
@@ -77,16 +78,23 @@ async def tick(
     session_factory: async_sessionmaker[AsyncSession],
     clock: Clock,
     options: TickOptions | None = None,
+    memo: TickMemo | None = None,
 ) -> TickReport:
-    """Run one tick at the clock's current time and return what it did."""
+    """Run one tick at the clock's current time and return what it did.
+
+    With the `memo` of earlier ticks in this process, firings whose rows all exist are
+    not materialised again, so a tick with nothing new due reads only fingerprints.
+    """
     options = options or TickOptions()
+    memo = memo if memo is not None else TickMemo()
     now = clock.now()
     report = TickReport()
     async with session_factory() as session:
+        await memo.refresh(session, options.default_timezone)
         campaign_ids = list(await session.scalars(select(Campaign.id).where(Campaign.active)))
     for campaign_id in campaign_ids:
         async with session_factory() as session, session.begin():
-            await materialise_campaign(session, campaign_id, now, options, report)
+            await materialise_campaign(session, campaign_id, now, options, report, memo)
     async with session_factory() as session, session.begin():
         await update_ignored_streaks(session, now, options, report)
     async with session_factory() as session, session.begin():
@@ -98,7 +106,7 @@ async def tick(
         report.pulse_summaries += pulses.summaries
         report.pulse_reminders += pulses.reminders
     async with session_factory() as session, session.begin():
-        await rounds.run_pulse_rounds(session, now, options, report)
+        await rounds.run_pulse_rounds(session, now, options, report, memo)
     async with session_factory() as session, session.begin():
         report.peer_rounds_created += len(await rounds.create_peer_rounds(session, now, options))
     async with session_factory() as session, session.begin():
@@ -124,15 +132,23 @@ async def materialise_campaign(
     now: datetime,
     options: TickOptions,
     report: TickReport,
+    memo: TickMemo | None = None,
 ) -> None:
     """Create the occurrences and prompt deliveries of one campaign that fall in the window."""
+    memo = memo if memo is not None else TickMemo()
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or not campaign.active:
         return
     spec = spec_of(campaign)
     lateness = timedelta(minutes=campaign.max_lateness_minutes)
     window = tick_window(now, lateness, options.look_ahead)
-    days = candidate_dates(spec, window.start, window.end)
+    days = [
+        day
+        for day in candidate_dates(spec, window.start, window.end)
+        if memo.owes(
+            ("campaign", campaign.id, day), window, _due_times(memo, day, campaign, options)
+        )
+    ]
     if not days:
         return
     prompt_ids = list(
@@ -162,6 +178,16 @@ async def materialise_campaign(
                 report.skipped += 1
             else:
                 report.deliveries += 1
+    for day in days:
+        memo.covered(("campaign", campaign.id, day), window)
+
+
+def _due_times(
+    memo: TickMemo, day: date, campaign: Campaign, options: TickOptions
+) -> set[datetime]:
+    return {
+        personal_due(day, campaign.local_time, zone, options.quiet_hours) for zone in memo.zones
+    }
 
 
 def _plan_day(

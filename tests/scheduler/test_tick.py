@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from scheduler.rounds import due_peer_rounds
 from scheduler.tick import tick
+from scheduler.tick_memo import TickMemo
 from scheduler.timing import TickOptions
 from storage.models import (
     CampaignPrompt,
+    Cohort,
+    CohortMembership,
     Delivery,
     Occurrence,
     PeerRound,
@@ -142,6 +147,59 @@ async def test_a_second_tick_creates_nothing_new(sessions: Sessions) -> None:
     assert set(third.as_dict().values()) == {0}
     assert await count(sessions, Occurrence) == 1
     assert await count(sessions, Delivery) == 2
+
+
+@contextmanager
+def statements(sessions: Sessions) -> Iterator[list[str]]:
+    """Record the SQL of every statement run through the sessions' engine."""
+    seen: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_an_idle_tick_with_its_memo_loads_no_audience_and_inserts_nothing(
+    sessions: Sessions,
+) -> None:
+    await seed_oslo_and_new_york(sessions)
+    clock, memo = sunday_noon(date(2027, 3, 22)), TickMemo()
+    first = await tick(sessions, clock, OPTIONS, memo)
+    assert first.deliveries == 2
+    clock.advance(seconds=30)
+    with statements(sessions) as seen:
+        idle = await tick(sessions, clock, OPTIONS, memo)
+    assert set(idle.as_dict().values()) == {0}
+    assert not [sql for sql in seen if sql.lstrip().upper().startswith("INSERT")]
+    assert not [sql for sql in seen if "SELECT cohort_memberships.person_id" in sql], seen
+
+
+async def test_with_a_memo_a_newcomer_and_a_zone_entering_the_window_are_still_owed(
+    sessions: Sessions,
+) -> None:
+    ids = await seed_oslo_and_new_york(sessions)
+    options = TickOptions(weekly_digests=False, look_ahead=timedelta(hours=2))
+    memo = TickMemo()
+    clock = FrozenClock(utc(2027, 3, 22, 6))  # 07:00 Oslo: Oslo's 08:30 is in the window
+    assert (await tick(sessions, clock, options, memo)).deliveries == 1
+    async with sessions() as session, session.begin():
+        kari = await session.get(Person, ids["kari"])
+        assert kari is not None
+        newcomer = await add_person(session, "ola", "Europe/Oslo")
+        cohort = await session.scalar(select(Cohort))
+        assert cohort is not None
+        session.add(CohortMembership(cohort_id=cohort.id, person_id=newcomer.id))
+    clock.advance(seconds=30)
+    assert (await tick(sessions, clock, options, memo)).deliveries == 1  # the newcomer
+    clock.advance(hours=6)  # New York's 08:30 (12:30Z) has entered the window
+    assert (await tick(sessions, clock, options, memo)).deliveries == 1
+    assert await count(sessions, Delivery) == 3
 
 
 async def test_racing_ticks_create_each_row_once(sessions: Sessions) -> None:
