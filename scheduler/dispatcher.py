@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 import aiohttp
@@ -250,7 +250,7 @@ class Dispatcher:
         return int(count or 0)
 
     async def refresh_depth(self) -> int:
-        """Set the outbox depth gauge from the database and return it."""
+        """Set the outbox gauges (depth, claims, oldest claim) and return the depth."""
         async with self.sessions() as session:
             count = int(
                 await session.scalar(
@@ -258,7 +258,17 @@ class Dispatcher:
                 )
                 or 0
             )
+            claimed, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(Delivery.claimed_at)).where(
+                        Delivery.status == "claimed"
+                    )
+                )
+            ).one()
         metrics.OUTBOX_DEPTH.set(count)
+        metrics.OUTBOX_CLAIMED.set(int(claimed or 0))
+        age = (self.clock.now() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        metrics.OLDEST_CLAIM_AGE.set(max(0.0, age))
         self._depth_refreshed = self.monotonic()
         return count
 
@@ -617,6 +627,11 @@ def _finished(tasks: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], 
             log.error("dispatch batch failed", extra={"error": type(error).__name__})
 
     return done
+
+
+def _aware(instant: datetime) -> datetime:
+    """Return `instant` with UTC attached if the driver handed it back naive."""
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
 def _release() -> Any:

@@ -34,6 +34,17 @@ OUTBOX_DEPTH = Gauge(
     "Deliveries waiting to be sent (status pending), refreshed by each dispatcher loop.",
     registry=REGISTRY,
 )
+OUTBOX_CLAIMED = Gauge(
+    "tenkepause_outbox_claimed",
+    "Deliveries claimed by some instance and not yet recorded (in flight, or held by a "
+    "dead instance until its heartbeat lapses).",
+    registry=REGISTRY,
+)
+OLDEST_CLAIM_AGE = Gauge(
+    "tenkepause_outbox_oldest_claim_seconds",
+    "Age of the oldest claim; above a few heartbeats it means claims are stuck.",
+    registry=REGISTRY,
+)
 CLAIM_LATENCY = Histogram(
     "tenkepause_claim_latency_seconds",
     "How long after it fell due (next_attempt_at) a delivery was claimed.",

@@ -375,6 +375,10 @@ async def test_claims_of_an_instance_whose_heartbeat_lapsed_go_back_within_secon
     # The live instance keeps its claim; the dead one's fresh claim waits out the grace.
     assert channel.texts() == ["p:0"]
     assert await statuses(sessions) == {"p:0": "sent", "p:1": "claimed", "p:2": "claimed"}
+    # /metrics shows what is still held, and for how long: what an operator watches.
+    await worker.refresh_depth()
+    assert metric("tenkepause_outbox_claimed") == 2
+    assert metric("tenkepause_outbox_oldest_claim_seconds") == 12
 
 
 async def test_two_dispatchers_claim_disjoint_rows(engine: AsyncEngine, sessions: Sessions) -> None:
