@@ -53,6 +53,9 @@ DELIVERIES = cast(Table, Delivery.__table__)
 IDENTITIES = cast(Table, Identity.__table__)
 ERROR_LENGTH = 500
 RENDER_SLICE = 8  # rows rendered between two yields to the event loop
+# A failed group commit is retried after these pauses (doubling), never dropped.
+JOURNAL_RETRY_FIRST = 0.2
+JOURNAL_RETRY_MAX = 5.0
 # Kinds that show a pulse round's card: sent only while the round is open.
 PULSE_CARD_KINDS = frozenset({"pulse", "pulse_reminder"})
 # Kinds that redraw a card sent earlier (the parent row) in place.
@@ -139,7 +142,13 @@ class Journal:
         await future
 
     async def run(self) -> None:
-        """Commit whatever has queued up, until cancelled."""
+        """Commit whatever has queued up, until cancelled.
+
+        A failed commit is retried, with what queued meanwhile, until it succeeds: each
+        outcome is something that already happened (a platform accepted a message), and
+        one left unrecorded would be sent again once its claim went back.
+        """
+        pause = JOURNAL_RETRY_FIRST
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -149,9 +158,16 @@ class Journal:
             try:
                 await self._write([outcome for outcome, _ in batch])
             except Exception as error:
-                for _, future in batch:
-                    future.set_exception(error)
+                log.warning(
+                    "could not record outcomes; retrying",
+                    extra={"error": type(error).__name__, "count": len(batch)},
+                )
+                self._queue = batch + self._queue
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, JOURNAL_RETRY_MAX)
+                self._wakeup.set()
             else:
+                pause = JOURNAL_RETRY_FIRST
                 for _, future in batch:
                     future.set_result(None)
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels.port import (
@@ -379,6 +380,28 @@ async def test_claims_of_an_instance_whose_heartbeat_lapsed_go_back_within_secon
     await worker.refresh_depth()
     assert metric("tenkepause_outbox_claimed") == 2
     assert metric("tenkepause_outbox_oldest_claim_seconds") == 12
+
+
+async def test_a_failed_commit_of_outcomes_is_retried_so_nothing_is_sent_twice(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    await seed_outbox(engine, 3, NOW, platform="webchat")
+    failures = [OperationalError("UPDATE deliveries", {}, Exception("database is locked"))]
+
+    def fail_once(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if failures and statement.startswith("UPDATE deliveries") and "attempts=" in statement:
+            raise failures.pop()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", fail_once)
+    try:
+        channel = RecordingChannel("webchat")
+        assert await dispatcher(sessions, {"webchat": channel}).run_once() == 3
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", fail_once)
+
+    assert failures == []  # the commit did fail once
+    assert sorted(channel.texts()) == ["p:0", "p:1", "p:2"]
+    assert set((await statuses(sessions)).values()) == {"sent"}
 
 
 async def test_two_dispatchers_claim_disjoint_rows(engine: AsyncEngine, sessions: Sessions) -> None:
