@@ -174,6 +174,8 @@ def settings(connector: FakeConnector, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "TENKEPAUSE_SECRET_KEY": SECRET,
         "TEAMS_SERVICE_URL": connector.service_url,
+        # Anonymous activities (no token, so no serviceurl claim) may name the loopback fake.
+        "TEAMS_ALLOWED_SERVICE_HOSTS": "127.0.0.1",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
