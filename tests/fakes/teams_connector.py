@@ -160,7 +160,10 @@ class FakeConnector:
         return [c for c in self.calls if c.path == "/v3/conversations"]
 
     def token(self, audience: str, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
-        """Return a Bot Framework-style token for `audience`, signed with our key (or `key`)."""
+        """Return a Bot Framework-style token for `audience`, signed with our key (or `key`).
+
+        A claim given as None is left out (e.g. `serviceurl=None`: a token without one).
+        """
         now = int(time.time())
         payload = {
             "iss": ISSUER,
@@ -171,6 +174,7 @@ class FakeConnector:
             "serviceurl": self.service_url,
             **claims,
         }
+        payload = {name: value for name, value in payload.items() if value is not None}
         signer = key or self.key
         return jwt.encode(payload, signer, algorithm="RS256", headers={"kid": KEY_ID})
 
