@@ -68,6 +68,8 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     key: rsa.RSAPrivateKey = field(default_factory=new_key)
+    key_id: str = KEY_ID
+    endorsements: list[str] = field(default_factory=lambda: list(ENDORSEMENTS))
     tls: ssl.SSLContext | None = None
     app_id: str | None = None  # the login service issues tokens only to this app...
     app_password: str | None = None  # ...with this password
@@ -127,6 +129,10 @@ class FakeConnector:
 
     # -- scripting and inspection -----------------------------------------------------------
 
+    def rotate_key(self, key_id: str) -> None:
+        """Sign with a new key under a new key id from now on, and publish only that one."""
+        self.key, self.key_id = new_key(), key_id
+
     def fail(self, conversation: str, status: int, body: str = "", **options: Any) -> None:
         """Answer every call about `conversation` with an error ("*new*": creating one)."""
         self.failures[conversation] = Failure(status, body or f"error {status}", **options)
@@ -176,7 +182,7 @@ class FakeConnector:
         }
         payload = {name: value for name, value in payload.items() if value is not None}
         signer = key or self.key
-        return jwt.encode(payload, signer, algorithm="RS256", headers={"kid": KEY_ID})
+        return jwt.encode(payload, signer, algorithm="RS256", headers={"kid": self.key_id})
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -246,7 +252,9 @@ class FakeConnector:
     async def _keys(self, request: web.Request) -> web.Response:
         self.fetched.append(request.path)
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        public.update({"kid": KEY_ID, "use": "sig", "alg": "RS256", "endorsements": ENDORSEMENTS})
+        public.update(
+            {"kid": self.key_id, "use": "sig", "alg": "RS256", "endorsements": self.endorsements}
+        )
         return web.json_response({"keys": [public]})
 
     async def _metadata(self, request: web.Request) -> web.Response:
