@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from microsoft_agents.authentication.msal import MsalAuth
-from microsoft_agents.hosting.core import AuthTypes
+from microsoft_agents.hosting.core.authorization.auth_types import AuthTypes
 from microsoft_agents.hosting.core.authorization.authentication_constants import (
     AuthenticationConstants,
 )

@@ -76,8 +76,8 @@ class TeamsPlugin:
         settings = runtime.settings
         self.runtime = runtime
         self.config = auth_configuration(runtime)
-        # One configuration object for outbound tokens and inbound JWT checks: the manager
-        # links it to its connections, which is how the validator learns the audience.
+        # The app registration, authority and scope of the bot's own token (inbound tokens are
+        # checked by the route's gate, against TEAMS_OPENID_METADATA_URL).
         self.connections = ConnectionManager(provider, {SERVICE_CONNECTION: self.config})
         self.adapter = CloudAdapter(connection_manager=self.connections)
         self.adapter.on_turn_error = self._on_turn_error
