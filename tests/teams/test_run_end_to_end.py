@@ -3,7 +3,8 @@
 tokens, the token authority and scope for the bot's own token, and the Bot Connector.
 
 Install (conversationUpdate) -> a coach's prompt goes out proactively -> the leader's card
-answer (Action.Submit) is stored.
+answer (Action.Submit) is stored; an activity whose serviceUrl differs from its token's claim
+is refused by the running process.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from storage.engine import make_engine, make_sessionmaker
 from storage.models import Answer, Identity, Person
+from tests.fakes.recording_server import RecordingServer
 from tests.fakes.teams_connector import KEYS_PATH, METADATA_PATH, Call, FakeConnector
 from tests.teams.world import TENANT, TeamsActivities, card_of, submit_action, teams_user
 
@@ -213,6 +215,13 @@ async def test_install_prompt_and_card_answer_through_the_configured_endpoints(
             answer = "I asked the team first, then decided."
             activity = teams.submit(LEADER, submit_action(card)["data"], sent_id, answer=answer)
             assert await post(activity) == 202
+
+            # 4. The same valid token on an activity naming another host: refused, unheard.
+            async with RecordingServer() as elsewhere:
+                moved = teams.message(LEADER, "hello")
+                moved["serviceUrl"] = elsewhere.url
+                assert await post(moved) == 401
+                assert elsewhere.requests == []
 
             stored: list[Answer] = []
 
