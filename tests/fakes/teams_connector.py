@@ -165,7 +165,9 @@ class FakeConnector:
         """Return the create_conversation calls."""
         return [c for c in self.calls if c.path == "/v3/conversations"]
 
-    def token(self, audience: str, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+    def token(
+        self, audience: str | list[str], *, key: rsa.RSAPrivateKey | None = None, **claims: Any
+    ) -> str:
         """Return a Bot Framework-style token for `audience`, signed with our key (or `key`).
 
         A claim given as None is left out (e.g. `serviceurl=None`: a token without one).

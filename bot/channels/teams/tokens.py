@@ -120,7 +120,7 @@ class BotFrameworkTokens:
                 audience=self.audience,
                 issuer=keys.issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iss", "aud"]},
+                options={"require": ["exp", "iss", "aud"], "strict_aud": True},
             )
         except jwt.PyJWTError as error:
             raise TokenRefused(type(error).__name__) from error
