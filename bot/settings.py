@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +63,37 @@ class Settings(BaseSettings):
     teams_service_url: str = Field(
         "https://smba.trafficmanager.net/teams/", alias="TEAMS_SERVICE_URL"
     )
+    # The cloud's endpoints (public cloud by default; docs/teams.md lists the sovereign ones).
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        alias="TEAMS_OPENID_METADATA_URL",
+    )
+    teams_token_authority: str = Field(
+        "https://login.microsoftonline.com", alias="TEAMS_TOKEN_AUTHORITY"
+    )
+    teams_token_scope: str = Field(
+        "https://api.botframework.com/.default", alias="TEAMS_TOKEN_SCOPE"
+    )
+    # Hosts an activity's serviceUrl may name when its token carries no serviceurl claim.
+    teams_allowed_service_hosts: str = Field(
+        "smba.trafficmanager.net,smba.onyx.prod.teams.trafficmanager.net,"
+        "smba.infra.gcc.teams.microsoft.com,*.botframework.com",
+        alias="TEAMS_ALLOWED_SERVICE_HOSTS",
+    )
+
+    @field_validator(
+        "teams_openid_metadata_url",
+        "teams_token_authority",
+        "teams_token_scope",
+        "teams_allowed_service_hosts",
+        mode="before",
+    )
+    @classmethod
+    def _blank_teams_endpoint_is_default(cls, value: object, info: ValidationInfo) -> object:
+        """Treat a blank endpoint setting (`TEAMS_TOKEN_SCOPE=`) as unset."""
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return value
 
     @property
     def slack_enabled(self) -> bool:

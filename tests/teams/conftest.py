@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from microsoft_agents.hosting.core import AnonymousTokenProvider
-from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
-    BOTFRAMEWORK_JWKS_URIS,
-)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.fakes.teams_connector import ISSUER, FakeConnector
+from tests.fakes.teams_connector import FakeConnector
 from tests.teams.world import TeamsWorld, WorldFactory
 
 
@@ -52,13 +49,14 @@ class FixedTokenProvider(AnonymousTokenProvider):
 
 
 @pytest.fixture
-async def secured(
-    worlds: WorldFactory, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch
-) -> TeamsWorld:
-    """A world with TEAMS_APP_ID set: the SDK's JWT validation is on.
+async def secured(worlds: WorldFactory, connector: FakeConnector) -> TeamsWorld:
+    """A world with TEAMS_APP_ID set: every activity needs a valid Bot Framework token.
 
-    The validator looks up signing keys by issuer; the Bot Framework issuer is pointed at
-    the fake connector's JWKS, so tokens it signs verify and any other key fails.
+    TEAMS_OPENID_METADATA_URL names the fake's metadata, so tokens it signs verify and any
+    other key fails.
     """
-    monkeypatch.setitem(BOTFRAMEWORK_JWKS_URIS, ISSUER, connector.jwks_url)
-    return await worlds.build(TEAMS_APP_ID=APP_ID, provider=lambda _config: FixedTokenProvider())
+    return await worlds.build(
+        TEAMS_APP_ID=APP_ID,
+        TEAMS_OPENID_METADATA_URL=connector.metadata_url,
+        provider=lambda _config: FixedTokenProvider(),
+    )

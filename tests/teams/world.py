@@ -57,17 +57,10 @@ def teams_user(name: str) -> TeamsUser:
 
 
 @dataclass
-class TeamsWorld:
-    """The runtime, the HTTP client and the fake connector."""
+class TeamsActivities:
+    """Build activities the way Teams sends them, naming the fake connector as serviceUrl."""
 
-    runtime: Runtime
-    plugin: TeamsPlugin
-    client: httpx.AsyncClient
     connector: FakeConnector
-    clock: FrozenClock
-    app_id: str | None = None
-
-    # -- activities as Teams sends them -----------------------------------------------------
 
     def activity(
         self, user: TeamsUser, conversation: str, kind: str = "personal", **values: Any
@@ -133,6 +126,17 @@ class TeamsWorld:
             user, conversation or user.chat, value={**data, **inputs}, replyToId=reply_to
         )
 
+
+@dataclass
+class TeamsWorld(TeamsActivities):
+    """The runtime, the HTTP client and the fake connector."""
+
+    runtime: Runtime
+    plugin: TeamsPlugin
+    client: httpx.AsyncClient
+    clock: FrozenClock
+    app_id: str | None = None
+
     # -- driving ----------------------------------------------------------------------------
 
     async def post(self, activity: dict[str, Any], token: str | None = AUTO) -> httpx.Response:
@@ -174,6 +178,8 @@ def settings(connector: FakeConnector, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "TENKEPAUSE_SECRET_KEY": SECRET,
         "TEAMS_SERVICE_URL": connector.service_url,
+        # Anonymous activities (no token, so no serviceurl claim) may name the loopback fake.
+        "TEAMS_ALLOWED_SERVICE_HOSTS": "127.0.0.1",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -200,7 +206,7 @@ class WorldFactory:
         client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         self.clients.append(client)
         app_id = runtime.settings.teams_app_id
-        return TeamsWorld(runtime, plugin, client, self.connector, clock, app_id)
+        return TeamsWorld(self.connector, runtime, plugin, client, clock, app_id)
 
     async def close(self) -> None:
         """Close every client."""

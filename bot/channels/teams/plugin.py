@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
     AccessTokenProviderBase,
@@ -20,7 +19,10 @@ from starlette.routing import BaseRoute
 from bot.channels.teams import PLATFORM
 from bot.channels.teams.agent import TeamsInbound, build_application
 from bot.channels.teams.channel import TeamsChannel
-from bot.channels.teams.routes import TeamsEndpoint
+from bot.channels.teams.credentials import BotFrameworkCredentials, authority_url, tenant_of
+from bot.channels.teams.routes import Gate, TeamsEndpoint
+from bot.channels.teams.service_urls import ServiceUrlPolicy
+from bot.channels.teams.tokens import BotFrameworkTokens
 from bot.core.messages import Interaction
 from bot.handlers.context import Reply
 from bot.runtime import Runtime
@@ -34,20 +36,35 @@ COMMANDS = frozenset({"help", "pause", "resume", "mine", "stop", "language", "ti
 
 
 def auth_configuration(runtime: Runtime) -> AgentAuthConfiguration:
-    """Return the app registration; anonymous calls are allowed only without an app id."""
+    """Return the app registration and the cloud's token authority and scope.
+
+    Anonymous calls are allowed only without an app id.
+    """
     settings = runtime.settings
     password = settings.teams_app_password
+    authority = authority_url(settings.teams_token_authority, settings.teams_tenant_id)
     return AgentAuthConfiguration(
         client_id=settings.teams_app_id,
-        tenant_id=settings.teams_tenant_id,
+        tenant_id=settings.teams_tenant_id or tenant_of(authority),
         client_secret=password.get_secret_value() if password else None,
+        authority=authority,
+        scopes=[settings.teams_token_scope],
         anonymous_allowed=settings.teams_app_id is None,
     )
 
 
 def default_provider(config: AgentAuthConfiguration) -> AccessTokenProviderBase:
     """Return MSAL client credentials with an app id, else the anonymous provider."""
-    return MsalAuth(config) if config.CLIENT_ID else AnonymousTokenProvider()
+    return BotFrameworkCredentials(config) if config.CLIENT_ID else AnonymousTokenProvider()
+
+
+def gate(runtime: Runtime) -> Gate:
+    """Return the inbound checks: tokens from the configured metadata, serviceUrl rule."""
+    settings = runtime.settings
+    app_id = settings.teams_app_id
+    tokens = BotFrameworkTokens(settings.teams_openid_metadata_url, app_id) if app_id else None
+    services = ServiceUrlPolicy.from_setting(settings.teams_allowed_service_hosts)
+    return Gate(tokens, services, anonymous=app_id is None)
 
 
 class TeamsPlugin:
@@ -59,8 +76,8 @@ class TeamsPlugin:
         settings = runtime.settings
         self.runtime = runtime
         self.config = auth_configuration(runtime)
-        # One configuration object for outbound tokens and inbound JWT checks: the manager
-        # links it to its connections, which is how the validator learns the audience.
+        # The app registration, authority and scope of the bot's own token (inbound tokens are
+        # checked by the route's gate, against TEAMS_OPENID_METADATA_URL).
         self.connections = ConnectionManager(provider, {SERVICE_CONNECTION: self.config})
         self.adapter = CloudAdapter(connection_manager=self.connections)
         self.adapter.on_turn_error = self._on_turn_error
@@ -82,7 +99,7 @@ class TeamsPlugin:
             handle=self._handle,
             commands=COMMANDS,
         )
-        self.endpoint = TeamsEndpoint(self.adapter, self.app, self.config)
+        self.endpoint = TeamsEndpoint(self.adapter, self.app, gate(runtime))
 
     async def _handle(self, interaction: Interaction) -> list[Reply]:
         router = self.runtime.router

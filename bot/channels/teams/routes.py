@@ -1,5 +1,6 @@
-"""POST /teams/messages on the one HTTP server: verify the Bot Framework JWT, then let the
-SDK's adapter run the turn (`process_request`, the same path its aiohttp `process` takes)."""
+"""POST /teams/messages on the one HTTP server: verify the Bot Framework JWT and the
+activity's serviceUrl, then let the SDK's adapter run the turn (`process_request`, the same
+path its aiohttp `process` takes)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from microsoft_agents.hosting.aiohttp import CloudAdapter
-from microsoft_agents.hosting.core import (
-    AgentApplication,
-    AgentAuthConfiguration,
-    ClaimsIdentity,
-    JwtTokenValidator,
-)
+from microsoft_agents.hosting.core import AgentApplication, ClaimsIdentity
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from bot.channels.teams.service_urls import ServiceUrlPolicy, ServiceUrlRefused
+from bot.channels.teams.tokens import BotFrameworkTokens, KeysUnavailable, TokenRefused
 
 log = logging.getLogger(__name__)
 
 PATH = "/teams/messages"
 UNAUTHORIZED = {"error": "Invalid token or authentication failed."}
+SERVICE_URL_CLAIM = "serviceurl"
 
 
 class StarletteActivityRequest:
@@ -56,40 +56,73 @@ class StarletteActivityRequest:
         return str(self._request.path_params[name])
 
 
-async def authorize(header: str | None, config: AgentAuthConfiguration) -> ClaimsIdentity | None:
-    """Return the caller's verified claims, or None if the request must be refused.
+class Gate:
+    """Who may post activities: a valid Bot Framework token, and a serviceUrl it vouches for."""
 
-    Without an app id (a local emulator, tests) the configuration allows anonymous calls;
-    with one, a missing, malformed, forged or expired token is refused.
-    """
-    validator = JwtTokenValidator(config)
-    if not header:
-        return validator.get_anonymous_claims() if config.ANONYMOUS_ALLOWED else None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
-        return None
-    try:
-        return await validator.validate_token(token.strip())
-    except Exception as error:  # any failure to verify is a refusal, never a pass
-        log.warning("teams: token refused", extra={"error": type(error).__name__})
-        return None
+    def __init__(
+        self, tokens: BotFrameworkTokens | None, services: ServiceUrlPolicy, *, anonymous: bool
+    ) -> None:
+        self.tokens, self.services, self.anonymous = tokens, services, anonymous
+
+    async def admit(self, header: str | None, activity: dict[str, Any]) -> ClaimsIdentity | None:
+        """Return the caller's verified claims, or None if the activity must be refused.
+
+        Without an app id (a local emulator, tests) anonymous calls are allowed; with one, a
+        missing, malformed, forged or expired token is refused. Either way the activity's
+        serviceUrl must match the token's claim, or be on the allow-list when there is none.
+        """
+        claims = await self._claims(header, activity.get("channelId"))
+        if claims is None:
+            return None
+        try:
+            self.services.check(
+                activity.get("serviceUrl"), claims.get_claim_value(SERVICE_URL_CLAIM)
+            )
+        except ServiceUrlRefused as error:
+            log.warning("teams: serviceUrl refused", extra={"error": str(error)})
+            return None
+        return claims
+
+    async def _claims(self, header: str | None, channel_id: object) -> ClaimsIdentity | None:
+        if not header:
+            return ClaimsIdentity() if self.anonymous else None
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token or self.tokens is None:
+            return None
+        try:
+            verified = await self.tokens.verify(token, str(channel_id) if channel_id else None)
+        except TokenRefused as error:
+            log.warning("teams: token refused", extra={"error": str(error)})
+            return None
+        return ClaimsIdentity(verified, security_token=token)
 
 
 class TeamsEndpoint:
     """The one route Teams (through the Bot Framework) posts activities to."""
 
-    def __init__(
-        self, adapter: CloudAdapter, app: AgentApplication[Any], config: AgentAuthConfiguration
-    ) -> None:
-        self.adapter, self.app, self.config = adapter, app, config
+    def __init__(self, adapter: CloudAdapter, app: AgentApplication[Any], gate: Gate) -> None:
+        self.adapter, self.app, self.gate = adapter, app, gate
 
     def routes(self) -> list[BaseRoute]:
         """Return POST /teams/messages."""
         return [Route(PATH, self.messages, methods=["POST"])]
 
     async def messages(self, request: Request) -> Response:
-        """Verify the caller, then hand the activity to the SDK."""
-        claims = await authorize(request.headers.get("authorization"), self.config)
+        """Verify the caller and the activity's serviceUrl, then hand the activity to the SDK."""
+        header = request.headers.get("authorization")
+        if not header and not self.gate.anonymous:
+            return JSONResponse(UNAUTHORIZED, status_code=401)
+        try:
+            activity = await request.json()
+        except ValueError:
+            activity = None
+        if not isinstance(activity, dict):
+            return JSONResponse({"error": "the body must be a JSON activity"}, status_code=400)
+        try:
+            claims = await self.gate.admit(header, activity)
+        except KeysUnavailable:
+            return JSONResponse({"error": "signing keys unavailable; retry"}, status_code=503)
         if claims is None:
             return JSONResponse(UNAUTHORIZED, status_code=401)
         result = await self.adapter.process_request(
