@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.app import serve
 from bot.clock import SystemClock
-from bot.commands.common import console, run
+from bot.commands.common import console, fail, run
 from bot.database import open_database
 from bot.demo import DemoTour, demo_settings, prepare_demo, start_tour
 from bot.log_format import configure_logging
@@ -24,6 +24,8 @@ def demo_command() -> None:
     """Create a demo database from examples/, then run the bot on SQLite with the web chat."""
     settings = demo_settings(get_settings())
     configure_logging("WARNING")
+    for problem in settings.startup_problems():
+        fail(problem)
     for line in run(prepare_demo(settings)):
         _say(line)
     tour = run(_tour(settings))

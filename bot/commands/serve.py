@@ -13,8 +13,6 @@ def run_command() -> None:
     """Run the bot: the HTTP server, every configured channel, the scheduler and dispatcher."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    try:
-        settings.secret()
-    except RuntimeError as error:
-        fail(str(error))
+    for problem in settings.startup_problems():
+        fail(problem)
     run_coroutine(serve(settings))
