@@ -6,6 +6,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +15,7 @@ DEMO_SECRET = "tenkepause-demo-only-secret"  # noqa: S105 (public on purpose: de
 # Keys that are published (the demo's, and ones documentation has shown) never sign in production.
 KNOWN_KEYS = frozenset({DEMO_SECRET})
 MIN_SECRET_BYTES = 32
-MAKE_SECRET = "tenkepause secret generate"
+MAKE_SECRET = "tenkepause secret generate"  # noqa: S105 (a command, not a secret)
 # Telegram accepts 1-256 of these characters as a webhook secret token.
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -124,6 +125,12 @@ class Settings(BaseSettings):
         if self.demo_mode and is_loopback(self.http_host):
             return DEMO_SECRET
         raise RuntimeError(self.startup_problems()[0])
+
+    def secret_values(self) -> list[str]:
+        """Return every configured secret (and the database password), to scrub from logs."""
+        values = [v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)]
+        password = urlsplit(self.database_url).password
+        return [*values, *([password] if password else [])]
 
     def startup_problems(self) -> list[str]:
         """Return why this configuration must not serve (weak keys and secrets); [] if none."""

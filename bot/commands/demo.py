@@ -23,7 +23,7 @@ def _say(line: str) -> None:
 def demo_command() -> None:
     """Create a demo database from examples/, then run the bot on SQLite with the web chat."""
     settings = demo_settings(get_settings())
-    configure_logging("WARNING")
+    configure_logging("WARNING", settings.secret_values())
     for problem in settings.startup_problems():
         fail(problem)
     for line in run(prepare_demo(settings)):

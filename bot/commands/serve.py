@@ -12,7 +12,7 @@ from bot.settings import get_settings
 def run_command() -> None:
     """Run the bot: the HTTP server, every configured channel, the scheduler and dispatcher."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.secret_values())
     for problem in settings.startup_problems():
         fail(problem)
     run_coroutine(serve(settings))
