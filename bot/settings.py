@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from functools import lru_cache
 from typing import Any
@@ -161,6 +162,18 @@ class Settings(BaseSettings):
                     f"A-Z, a-z, 0-9, _ and -{fix}"
                 )
         return problems
+
+
+def drop_blank_environment() -> None:
+    """Unset blank setting variables, so libraries that read the environment agree with us.
+
+    slack-bolt reads SLACK_BOT_TOKEN, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET itself; blank
+    ones made it warn, and switch on its file-based OAuth store that ignores the bot token.
+    """
+    names = {field.alias for field in Settings.model_fields.values() if field.alias}
+    for name in names:
+        if name in os.environ and not os.environ[name].strip():
+            del os.environ[name]
 
 
 @lru_cache(maxsize=1)
