@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -252,8 +252,14 @@ class SlackInbound:
         button with the refreshed home, and anything else (an error) shows above it.
         """
         if self.linker is not None:
-            dm = interaction.chat if inbound.is_direct(interaction.chat) else None
-            await self.linker.ensure(interaction.external_user, dm, target.team)
+            user, dm = interaction.external_user, interaction.chat
+            if dm is not None and inbound.is_direct(dm):
+                own = await self.linker.own_dm(user, dm, target.team)
+                if own != dm:  # not this user's DM: answer in their own, never in it
+                    target = replace(target, channel=own, thread_ts=None)
+                await self.linker.ensure(user, dm, target.team)
+            else:
+                await self.linker.ensure(user, None, target.team)
         replies = await self.handle(interaction)
         if target.home:
             await self.refresh_home(target, [reply.message for reply in replies])
