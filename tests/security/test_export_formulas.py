@@ -25,7 +25,7 @@ PAYLOADS = [
     "\n-2+3",
     "\u00a0=IMPORTXML(A1)",  # no-break space
     "\u200b=1+1",  # zero-width space
-    "\x00=1+1",
+    "\x1b=1+1",  # a control character (PostgreSQL stores no NUL)
     "\t plain words after a tab",
     "-",
 ]
@@ -35,7 +35,7 @@ def runs_as_formula(cell: str) -> bool:
     """Tell whether a spreadsheet would read `cell` as a formula (or strip a control to one)."""
     if cell.startswith(("\t", "\r")):
         return True
-    visible = cell.lstrip(" \t\r\n\x00\u00a0\u200b")
+    visible = cell.lstrip(" \t\r\n\x1b\u00a0\u200b")
     return visible[:1] in ("=", "+", "-", "@")
 
 
