@@ -44,7 +44,6 @@ async def _answer(send: Send, status: int, text: bytes) -> None:
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(text)).encode()),
-                (b"connection", b"close"),
             ],
         }
     )
@@ -58,6 +57,10 @@ class BodyLimit:
     uploads), the body is counted as the app reads it; past the limit the app's reading
     fails, whatever it would have answered is dropped, and the client gets 413. The body is
     never buffered here, so a large post costs no more memory than one chunk.
+
+    The 413 does not ask to close the connection: closing with unread bytes makes the kernel
+    send a reset that often destroys the answer on its way. The server reads the rest and
+    throws it away (bandwidth, never memory) and the client reliably sees the 413.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:

@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from tests.slack.conftest import slack_api, slack_channel  # noqa: F401
+from tests.telegram.conftest import telegram_api  # noqa: F401

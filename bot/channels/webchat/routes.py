@@ -208,7 +208,8 @@ class WebChat:
             platform=PLATFORM,
             external_user=f"person-{person.id}",
             kind=kind,
-            text=str(body.get("text", ""))[:MAX_TEXT],
+            # PostgreSQL stores no NUL character, in text or in JSON.
+            text=str(body.get("text") or "").replace("\x00", "")[:MAX_TEXT],
             action=action,
             value=value,
             reply_to=ref_of(int(message_id)) if isinstance(message_id, int) else None,
