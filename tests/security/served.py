@@ -74,16 +74,18 @@ async def wait_until_serving(served: Served) -> None:
 async def tenkepause_run(
     db_url: str, workdir: Path, settings: Mapping[str, str]
 ) -> AsyncIterator[Served]:
-    """Start `tenkepause run` in `workdir` (no stray .env) with `settings`; stop it on exit."""
+    """Start `tenkepause run` in `workdir` with `settings` (the key defaults to a strong one)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_environment(
-        TENKEPAUSE_DATABASE_URL=db_url,
-        TENKEPAUSE_HTTP_HOST="127.0.0.1",
-        TENKEPAUSE_HTTP_PORT=str(port),
-        TENKEPAUSE_PUBLIC_URL=url,
-        TENKEPAUSE_SECRET_KEY=SECRET_KEY,
-        **settings,
+        **{
+            "TENKEPAUSE_SECRET_KEY": SECRET_KEY,
+            **settings,
+            "TENKEPAUSE_DATABASE_URL": db_url,
+            "TENKEPAUSE_HTTP_HOST": "127.0.0.1",
+            "TENKEPAUSE_HTTP_PORT": str(port),
+            "TENKEPAUSE_PUBLIC_URL": url,
+        }
     )
     log = workdir / "run.log"
     with log.open("wb") as output:
