@@ -4,3 +4,4 @@ from __future__ import annotations
 
 from tests.slack.conftest import slack_api, slack_channel  # noqa: F401
 from tests.telegram.conftest import telegram_api  # noqa: F401
+from tests.web.conftest import browser  # noqa: F401
