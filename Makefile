@@ -4,15 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format catalogs check-catalogs bench clean browser
+.PHONY: install upgrade-deps demo test lint format catalogs check-catalogs bench clean browser
 
-$(STAMP): pyproject.toml
+# Installs the tested set pinned in constraints.txt; `make upgrade-deps` refreshes it.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Upgrade every dependency (held pins stay) and write the new tested set; then run `make test`.
+upgrade-deps:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python tools/constraints.py upgrade
+	@touch $(STAMP)
 
 catalogs: $(STAMP)
 	$(BIN)/python tools/catalog.py compile

@@ -99,6 +99,7 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
             host=settings.http_host,
             port=settings.http_port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through our redacting handler too
             access_log=False,
             lifespan="on",
         )

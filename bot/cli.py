@@ -16,6 +16,7 @@ from bot.commands import (
     login_link,
     programme,
     roster,
+    secret,
     serve,
     teams,
 )
@@ -37,6 +38,7 @@ app.add_typer(invite.app, name="invite")
 app.command("export")(export.export_command)
 app.command("login-link")(login_link.login_link_command)
 app.add_typer(teams.app, name="teams")
+app.add_typer(secret.app, name="secret")
 
 
 def main() -> None:

@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET = "tenkepause-demo-only-secret"  # noqa: S105 (public on purpose: demo only)
+# Keys that are published (the demo's, and ones documentation has shown) never sign in production.
+KNOWN_KEYS = frozenset({DEMO_SECRET})
+MIN_SECRET_BYTES = 32
+MAKE_SECRET = "tenkepause secret generate"  # noqa: S105 (a command, not a secret)
+# Telegram accepts 1-256 of these characters as a webhook secret token.
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether the HTTP server binds only to this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
     """Every setting Tenkepause reads. Environment names are given by `alias`."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """Treat a blank value (a bare `NAME=` line in .env) as not set at all."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./data/tenkepause.db", alias="TENKEPAUSE_DATABASE_URL"
@@ -41,6 +76,8 @@ class Settings(BaseSettings):
     # "slack=1/s/chat,...": see docs; empty means each platform's defaults.
     rate_limits: str = Field("", alias="TENKEPAUSE_RATE_LIMITS")
     demo_mode: bool = Field(False, alias="TENKEPAUSE_DEMO")
+    # Set = GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = Field(None, alias="TENKEPAUSE_METRICS_TOKEN")
 
     # Slack.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -81,20 +118,6 @@ class Settings(BaseSettings):
         alias="TEAMS_ALLOWED_SERVICE_HOSTS",
     )
 
-    @field_validator(
-        "teams_openid_metadata_url",
-        "teams_token_authority",
-        "teams_token_scope",
-        "teams_allowed_service_hosts",
-        mode="before",
-    )
-    @classmethod
-    def _blank_teams_endpoint_is_default(cls, value: object, info: ValidationInfo) -> object:
-        """Treat a blank endpoint setting (`TEAMS_TOKEN_SCOPE=`) as unset."""
-        if isinstance(value, str) and not value.strip():
-            return cls.model_fields[str(info.field_name)].default
-        return value
-
     @property
     def slack_enabled(self) -> bool:
         """Tell whether Slack is configured."""
@@ -118,12 +141,60 @@ class Settings(BaseSettings):
         return self.teams_app_id is not None
 
     def secret(self) -> str:
-        """Return the signing key; only demo mode may run without one."""
+        """Return the signing key; only a demo bound to loopback may run without one."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
-        if self.demo_mode:
-            return "tenkepause-demo-only-secret"
-        raise RuntimeError("TENKEPAUSE_SECRET_KEY is required outside demo mode")
+        if self.demo_mode and is_loopback(self.http_host):
+            return DEMO_SECRET
+        raise RuntimeError(self.startup_problems()[0])
+
+    def secret_values(self) -> list[str]:
+        """Return every configured secret (and the database password), to scrub from logs."""
+        values = [v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)]
+        password = urlsplit(self.database_url).password
+        return [*values, *([password] if password else [])]
+
+    def startup_problems(self) -> list[str]:
+        """Return why this configuration must not serve (weak keys and secrets); [] if none."""
+        problems = []
+        fix = f"; make one with `{MAKE_SECRET}`"
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else None
+        if self.demo_mode and (key is None or key in KNOWN_KEYS):
+            if not is_loopback(self.http_host):
+                problems.append(
+                    "the demo's built-in TENKEPAUSE_SECRET_KEY works only on a loopback "
+                    f"TENKEPAUSE_HTTP_HOST, not {self.http_host}{fix}"
+                )
+        elif key is None:
+            problems.append(f"TENKEPAUSE_SECRET_KEY is required outside demo mode{fix}")
+        elif key in KNOWN_KEYS:
+            problems.append(f"TENKEPAUSE_SECRET_KEY is the published demo key{fix}")
+        elif len(key.encode()) < MIN_SECRET_BYTES and not self.demo_mode:
+            problems.append(
+                f"TENKEPAUSE_SECRET_KEY is {len(key.encode())} bytes; "
+                f"at least {MIN_SECRET_BYTES} are needed{fix}"
+            )
+        hook = self.telegram_webhook_secret
+        if self.telegram_enabled and hook is not None:
+            value = hook.get_secret_value()
+            if len(value) < MIN_SECRET_BYTES or not _TELEGRAM_SECRET.fullmatch(value):
+                problems.append(
+                    f"TELEGRAM_WEBHOOK_SECRET needs {MIN_SECRET_BYTES}-256 characters of "
+                    f"A-Z, a-z, 0-9, _ and -{fix}"
+                )
+        return problems
+
+
+def drop_blank_environment() -> None:
+    """Unset blank setting variables, so libraries that read the environment agree with us.
+
+    slack-bolt reads SLACK_BOT_TOKEN, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET itself; blank
+    ones made it warn, and switch on its file-based OAuth store that ignores the bot token.
+    """
+    names = {field.alias for field in Settings.model_fields.values() if field.alias}
+    for name in names:
+        if name in os.environ and not os.environ[name].strip():
+            del os.environ[name]
 
 
 @lru_cache(maxsize=1)

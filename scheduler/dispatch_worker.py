@@ -13,15 +13,14 @@ import asyncio
 import contextlib
 import importlib
 import json
-import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from bot.core.problems import InvalidInput
+from bot.log_format import configure_logging
 from bot.settings import get_settings
 from scheduler import metrics
 from scheduler.dispatcher import Dispatcher
@@ -137,7 +136,7 @@ def _total(counter: Any) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the worker and print a one-line JSON summary."""
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    configure_logging(args.log_level, get_settings().secret_values())
     summary = asyncio.run(run(args))
     print(json.dumps(summary), flush=True)
     return 0

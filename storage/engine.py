@@ -37,6 +37,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; on SQLite, turn on WAL and foreign keys for every connection."""
+    # Parameters carry answer text and person ids: never in a log line or an error message.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         _ensure_sqlite_folder(url)
         engine = create_async_engine(url, **kwargs)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot.app import serve
 from bot.clock import SystemClock
-from bot.commands.common import console, run
+from bot.commands.common import console, fail, run
 from bot.database import open_database
 from bot.demo import DemoTour, demo_settings, prepare_demo, start_tour
 from bot.log_format import configure_logging
-from bot.settings import Settings, get_settings
+from bot.settings import Settings, drop_blank_environment, get_settings
 
 
 async def _tour(settings: Settings) -> DemoTour:
@@ -22,8 +22,11 @@ def _say(line: str) -> None:
 
 def demo_command() -> None:
     """Create a demo database from examples/, then run the bot on SQLite with the web chat."""
+    drop_blank_environment()
     settings = demo_settings(get_settings())
-    configure_logging("WARNING")
+    configure_logging("WARNING", settings.secret_values())
+    for problem in settings.startup_problems():
+        fail(problem)
     for line in run(prepare_demo(settings)):
         _say(line)
     tour = run(_tour(settings))

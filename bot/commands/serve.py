@@ -6,15 +6,14 @@ from bot.app import serve
 from bot.commands.common import fail
 from bot.commands.common import run as run_coroutine
 from bot.log_format import configure_logging
-from bot.settings import get_settings
+from bot.settings import drop_blank_environment, get_settings
 
 
 def run_command() -> None:
     """Run the bot: the HTTP server, every configured channel, the scheduler and dispatcher."""
+    drop_blank_environment()
     settings = get_settings()
-    configure_logging(settings.log_level)
-    try:
-        settings.secret()
-    except RuntimeError as error:
-        fail(str(error))
+    configure_logging(settings.log_level, settings.secret_values())
+    for problem in settings.startup_problems():
+        fail(problem)
     run_coroutine(serve(settings))

@@ -15,7 +15,9 @@ import csv
 import hashlib
 import hmac
 import io
+import itertools
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,8 +47,8 @@ from storage.models import (
 )
 from storage.models import Audience as AudienceRow
 
-# Spreadsheet programs run cells that start with these as formulas.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet programs run cells that start with these as formulas, even after blanks.
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 class ExportKind(StrEnum):
@@ -133,7 +135,9 @@ def serialise(export: Export, fmt: ExportFormat) -> str:
         body = {"kind": export.kind.value, "research": export.research, "rows": export.rows}
         return json.dumps(body, ensure_ascii=False, indent=2, default=_json_value) + "\n"
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=export.columns, lineterminator="\n")
+    # RFC 4180's CRLF: with a bare "\n" terminator a lone CR in a cell is left unquoted, and
+    # spreadsheets start a new row there, with whatever follows as its first cell.
+    writer = csv.DictWriter(buffer, fieldnames=export.columns, lineterminator="\r\n")
     writer.writeheader()
     for row in export.rows:
         writer.writerow({key: _csv_value(row.get(key)) for key in export.columns})
@@ -433,6 +437,19 @@ def _csv_value(value: object) -> object:
         return value.isoformat()
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and formula_like(value):
         return "'" + value
     return value
+
+
+def formula_like(value: str) -> bool:
+    """Tell whether a spreadsheet might run `value` (a formula sign after any blanks)."""
+    # A leading tab or CR is refused on its own: some programs drop it and read what follows.
+    if value[:1] and unicodedata.category(value[0]) in ("Cc", "Cf"):
+        return True
+    rest = "".join(itertools.dropwhile(_blank, value))
+    return rest.startswith(FORMULA_STARTS)
+
+
+def _blank(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs")

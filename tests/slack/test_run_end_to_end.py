@@ -24,7 +24,7 @@ from tests import databases
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.world import SlackClient, build_world
 
-SECRET_KEY = "e2e-instance-secret"
+SECRET_KEY = "e2e-instance-secret-of-at-least-32-bytes"
 SIGNING_SECRET = "e2e-signing-secret"
 TENKEPAUSE = Path(sys.executable).with_name("tenkepause")
 pytestmark = pytest.mark.slow

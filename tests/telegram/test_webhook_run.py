@@ -24,7 +24,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, FakeUser
 from tests.telegram.harness import linked_leader
 
 KARI = FakeUser(7401, "Kari", language_code="en")
-WEBHOOK_SECRET = "webhook-secret_0123456789"
+WEBHOOK_SECRET = "webhook-secret_0123456789_abcdefghij"
 STARTUP = 40.0
 
 
@@ -63,7 +63,7 @@ async def served(telegram_api: FakeTelegramAPI, db_url: str, tmp_path: Path) -> 
         "TENKEPAUSE_HTTP_HOST": "127.0.0.1",
         "TENKEPAUSE_HTTP_PORT": str(port),
         "TENKEPAUSE_PUBLIC_URL": url,
-        "TENKEPAUSE_SECRET_KEY": "webhook-test-signing-key",
+        "TENKEPAUSE_SECRET_KEY": "webhook-test-signing-key-of-32-bytes-or-more",
         "TENKEPAUSE_DISPATCH_SECONDS": "0.2",
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram_api.base_url,

@@ -10,12 +10,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -92,8 +93,12 @@ class SlackInbound:
         self.handle = handle
         self.linker = linker
         self._tasks: set[asyncio.Task[None]] = set()
+        self.verifier = SignatureVerifier(signing_secret)
         self.app = AsyncApp(
-            client=channel.client,
+            # The token rather than our client: given a client, bolt still reads
+            # SLACK_BOT_TOKEN from the environment and warns that it is unused. Its own
+            # client (auth.test, views) is pointed at our API URL below.
+            token=channel.client.token,
             signing_secret=signing_secret,
             # Listeners only ack and spawn, so waiting for them costs nothing and keeps
             # the ack inside the request.
@@ -101,6 +106,8 @@ class SlackInbound:
             # With OAuth, bolt finds each workspace's token in our installation tables.
             oauth_settings=oauth_settings,
         )
+        self.app.client.base_url = channel.client.base_url
+        self.app.client.retry_handlers = list(channel.client.retry_handlers)
         self._register()
         self.handler = AsyncSlackRequestHandler(self.app)
 
@@ -129,9 +136,30 @@ class SlackInbound:
         """Return the workspace of a request, if replies must name it (several workspaces)."""
         return self.channel.team_of(inbound.body_team(body))
 
+    def signed(self, request: Request, body: bytes) -> bool:
+        """Tell whether Slack signed these exact bytes within the last five minutes."""
+        headers = request.headers
+        try:
+            return self.verifier.is_valid(
+                body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+            )
+        except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
+            return False
+
     async def endpoint(self, request: Request) -> Response:
-        """Serve one Slack request through bolt (signature check included)."""
-        return await self.handler.handle(request)
+        """Check the signature on the raw bytes, and only then let bolt parse and serve them.
+
+        bolt parses a body before its own signature check, and logs a refused request with
+        its whole body; an unsigned request never reaches it here.
+        """
+        if request.method == "POST" and not self.signed(request, await request.body()):
+            log.warning("slack request refused: missing, wrong or stale signature")
+            return Response("invalid signature", status_code=401)
+        try:
+            return await self.handler.handle(request)
+        except Exception as error:  # a signed body bolt cannot parse: say so, not a 500
+            log.warning("slack request refused: %s", type(error).__name__)
+            return Response("malformed request", status_code=400)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run slow work after the ack, keeping a reference so it is not collected."""
@@ -224,8 +252,14 @@ class SlackInbound:
         button with the refreshed home, and anything else (an error) shows above it.
         """
         if self.linker is not None:
-            dm = interaction.chat if inbound.is_direct(interaction.chat) else None
-            await self.linker.ensure(interaction.external_user, dm, target.team)
+            user, dm = interaction.external_user, interaction.chat
+            if dm is not None and inbound.is_direct(dm):
+                own = await self.linker.own_dm(user, dm, target.team)
+                if own != dm:  # not this user's DM: answer in their own, never in it
+                    target = replace(target, channel=own, thread_ts=None)
+                await self.linker.ensure(user, dm, target.team)
+            else:
+                await self.linker.ensure(user, None, target.team)
         replies = await self.handle(interaction)
         if target.home:
             await self.refresh_home(target, [reply.message for reply in replies])

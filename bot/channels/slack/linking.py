@@ -64,14 +64,19 @@ class SlackLinker:
         self.sessions = sessions
         self.channel = channel
         self._known: set[str] = set()
+        self._dms: dict[tuple[str, str | None], str] = {}  # (user, team) -> their own DM
 
     async def ensure(
         self, user: str, dm_channel: str | None = None, team: str | None = None
     ) -> bool:
-        """Link `user` if the roster knows them; return whether they are linked."""
+        """Link `user` if the roster knows them; return whether they are linked.
+
+        A payload's `dm_channel` is stored only if it is `user`'s own DM (see `own_dm`).
+        """
         if user in self._known:
             return True
-        wanted = _address(user, dm_channel, team)
+        dm = await self.own_dm(user, dm_channel, team) if dm_channel else None
+        wanted = _address(user, dm, team)
         async with self.sessions() as session, session.begin():
             identity = await find_identity(session, PLATFORM, user)
             if identity is not None:
@@ -91,6 +96,29 @@ class SlackLinker:
         if linked is not None:
             self._known.add(user)
         return linked is not None
+
+    async def own_dm(self, user: str, claimed: str, team: str | None = None) -> str | None:
+        """Return `user`'s own DM: the one we stored or Slack's conversations.open names.
+
+        A conversation id in a payload is never taken on trust, so a payload whose user is
+        not the owner of its DM cannot route one person's messages into another's DM.
+        """
+        known = self._dms.get((user, team))
+        if known is None:
+            async with self.sessions() as session:
+                identity = await find_identity(session, PLATFORM, user)
+                stored = identity.address.get("channel") if identity is not None else None
+            known = str(stored) if stored else None
+        if known is None:
+            try:
+                known = await self.channel.open_dm(user, team)
+            except SendError as error:
+                log.warning("slack conversations.open failed: %s", error)
+                return None
+        self._dms[(user, team)] = known
+        if known != claimed:
+            log.warning("slack: a payload put %s in a conversation that is not theirs", user)
+        return known
 
     async def _profile(self, user: str, team: str | None) -> dict[str, Any]:
         try:

@@ -30,6 +30,7 @@ from bot.channels.webchat.cookies import (
 from bot.channels.webchat.payload import person_text
 from bot.core import button_codec
 from bot.core.messages import TAMPERED, Interaction, InteractionKind
+from bot.core.vocabulary import Visibility
 from bot.handlers.context import Reply
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
@@ -42,6 +43,7 @@ HERE = Path(__file__).parent
 LOGIN_PURPOSE = chat_links.PURPOSE
 HISTORY = 100
 MAX_TEXT = 4000
+VISIBILITIES = tuple(v.value for v in Visibility)
 
 _templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -55,6 +57,24 @@ def _page(template: str, locale: str, status: int = 200, **values: Any) -> HTMLR
     _templates.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     html = _templates.get_template(template).render(locale=locale, **values)
     return HTMLResponse(html, status_code=status)
+
+
+def _body_problem(body: object) -> str | None:
+    """Say what is wrong with the shape of an act, or None when it can be read."""
+    if not isinstance(body, dict):
+        return "expected a JSON object"
+    for name in ("type", "text", "data"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return f"{name} must be a string"
+    if body.get("id") is not None and not isinstance(body["id"], str | int):
+        return "id must be a string"
+    message = body.get("message")
+    if message is not None and (not isinstance(message, int) or isinstance(message, bool)):
+        return "message must be a message id"
+    visibility = body.get("visibility")
+    if visibility is not None and visibility not in VISIBILITIES:
+        return "visibility must be one of " + ", ".join(VISIBILITIES)
+    return None
 
 
 class WebChat:
@@ -153,8 +173,11 @@ class WebChat:
             return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        problem = _body_problem(body)
+        if problem is not None:
+            return JSONResponse({"error": problem}, status_code=400)
         interaction = self._interaction(person, body)
         if interaction is None:
             return JSONResponse({"error": "unknown act; expected type text|button|submit"}, 400)
@@ -185,7 +208,8 @@ class WebChat:
             platform=PLATFORM,
             external_user=f"person-{person.id}",
             kind=kind,
-            text=str(body.get("text", ""))[:MAX_TEXT],
+            # PostgreSQL stores no NUL character, in text or in JSON.
+            text=str(body.get("text") or "").replace("\x00", "")[:MAX_TEXT],
             action=action,
             value=value,
             reply_to=ref_of(int(message_id)) if isinstance(message_id, int) else None,
