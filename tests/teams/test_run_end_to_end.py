@@ -34,7 +34,7 @@ TENKEPAUSE = Path(sys.executable).with_name("tenkepause")
 APP_ID = "0c4e2a7d-0000-4000-8000-00000000e2e0"
 APP_PASSWORD = "e2e-client-secret"
 SCOPE = "https://api.botframework.us/.default"  # not the default, so the setting is seen
-SECRET_KEY = "teams-e2e-secret"
+SECRET_KEY = "teams-end-to-end-secret-key-of-48-characters-xx"
 STARTUP = 40.0
 pytestmark = pytest.mark.slow
 
