@@ -12,6 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot.clock import Clock, SystemClock
+from bot.collector import collecting_on_the_loop
 from bot.database import open_database
 from bot.handlers.registry import build_router
 from bot.runtime import ChannelPlugin, Runtime
@@ -110,4 +111,5 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
                 "channels": sorted(runtime.plugins),
             },
         )
-        await uvicorn.Server(config).serve()
+        async with collecting_on_the_loop(settings.gc_mode):
+            await uvicorn.Server(config).serve()

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # "slack=1/s/chat,...": see docs; empty means each platform's defaults.
     rate_limits: str = Field("", alias="TENKEPAUSE_RATE_LIMITS")
     demo_mode: bool = Field(False, alias="TENKEPAUSE_DEMO")
+    # Who runs the cyclic garbage collector: "auto" = the event loop on CPython 3.11, where
+    # the interpreter's own timing crashes the process (docs/segfault.md); "loop"; "automatic".
+    gc_mode: Literal["auto", "loop", "automatic"] = Field("auto", alias="TENKEPAUSE_GC_MODE")
     # Set = GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = Field(None, alias="TENKEPAUSE_METRICS_TOKEN")
 
