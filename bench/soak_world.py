@@ -33,7 +33,7 @@ COHORT_SIZE = 25
 GROUP_SIZE = 5
 # Made-up credentials shared by the soak's fakes and the bot it starts.
 SIGNING_SECRET = "soak-signing-secret"  # noqa: S105
-WEBHOOK_SECRET = "soak-webhook-secret-0123456789"  # noqa: S105
+WEBHOOK_SECRET = "soak-webhook-secret-0123456789-abcdefgh"  # noqa: S105
 TELEGRAM_TOKEN = "123456:soak-token"  # noqa: S105
 FIRST_TELEGRAM_ID = 7_000_000
 BANK = [f"{theme}-{n:02d}" for theme in ("listening", "engaging") for n in range(1, 11)]
