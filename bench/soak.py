@@ -75,7 +75,7 @@ class Figures:
     answers: dict[str, int] = field(default_factory=dict)
     answer_errors: dict[str, int] = field(default_factory=dict)
     crash: dict[str, Any] | None = None
-    idle_tick_seconds: float | None = None
+    bot_errors: dict[str, int] = field(default_factory=dict)  # ERROR lines in the bot's logs
     failures: list[str] = field(default_factory=list)
 
     def judge(self) -> None:
@@ -87,6 +87,7 @@ class Figures:
             (self.duplicates <= IN_FLIGHT, f"{self.duplicates} duplicates > {IN_FLIGHT}"),
             (self.closed_pulse_cards == 0, f"{self.closed_pulse_cards} pulse cards arrived closed"),
             (not self.answer_errors, f"answers refused: {self.answer_errors}"),
+            (not self.bot_errors, f"the bot logged errors: {self.bot_errors}"),
             (self.sent > 0, "nothing was sent"),
         ]
         if self.crash is not None:
@@ -389,12 +390,24 @@ async def soak(args: argparse.Namespace) -> Figures:
                 await drive(args, engine, bot, port, platforms, leaders, figures)
             finally:
                 bot.stop()
+                figures.bot_errors = error_lines(folder)
                 if args.keep_logs:
                     keep_logs(folder, Path(args.keep_logs), args.backend)
                 await platforms.stop()
                 await engine.dispose()
     figures.judge()
     return figures
+
+
+def error_lines(folder: Path) -> dict[str, int]:
+    """Count the bot's ERROR log lines by logger (it logs at WARNING and above)."""
+    counts: dict[str, int] = {}
+    for log in folder.glob("bot-*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            parts = line.split(" ", 4)
+            if len(parts) > 3 and parts[2] == "ERROR":
+                counts[parts[3]] = counts.get(parts[3], 0) + 1
+    return counts
 
 
 def keep_logs(folder: Path, into: Path, backend: str) -> None:
@@ -510,6 +523,7 @@ def report(figures: Figures) -> None:
     print(f"  duplicates {figures.duplicates} (bound {IN_FLIGHT})")
     print(f"  pulse cards {figures.pulse_cards}, arrived closed {figures.closed_pulse_cards}")
     print(f"  answers {figures.answers}, refused {figures.answer_errors}")
+    print(f"  errors the bot logged: {figures.bot_errors or 'none'}")
     if figures.crash is not None:
         print(f"  crash: {figures.crash} (target {RECOVERY_TARGET:g} s)")
     print("  PASS" if not figures.failures else "  FAIL: " + "; ".join(figures.failures))
