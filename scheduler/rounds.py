@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import zlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -79,23 +78,19 @@ async def open_due_pulse_rounds(session: AsyncSession, now: datetime) -> int:
     Closing is not done here but by `scheduler.pulse_jobs` through the pulse service,
     which also unlinks and reorders the anonymous responses.
     """
-    to_open = (
-        await session.execute(
-            select(PulseRound.id, PulseSurvey.anonymous)
-            .join(PulseSurvey, PulseSurvey.id == PulseRound.survey_id)
-            .where(
-                PulseRound.status == "scheduled",
-                PulseRound.opens_at <= now,
-                PulseRound.closes_at > now,
-            )
+    to_open = await session.scalars(
+        select(PulseRound.id).where(
+            PulseRound.status == "scheduled",
+            PulseRound.opens_at <= now,
+            PulseRound.closes_at > now,
         )
-    ).all()
+    )
     opened = 0
-    for round_id, anonymous in to_open:
+    for round_id in list(to_open):
         result = await session.execute(
             update(PulseRound)
             .where(PulseRound.id == round_id, PulseRound.status == "scheduled")
-            .values(status="open", slot_secret=secrets.token_hex(32) if anonymous else None)
+            .values(status="open")
         )
         opened += int(getattr(result, "rowcount", 0) or 0)
     return opened
