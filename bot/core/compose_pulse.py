@@ -165,10 +165,11 @@ def answers_line(tr: Translator, view: PulseView) -> str:
     An anonymous card says only "registered": the card is stored under the person.
     """
     shown = []
+    registered = tr.gettext("registered")
     for number, item in enumerate(view.items, start=1):
         chosen = view.answers.get(item.position)
         if chosen is not None and view.anonymous:
-            shown.append(f"{number}: {tr.gettext('registered')}")
+            shown.append(f"{number}: {registered}")
         elif chosen is not None:
             shown.append(f"{number}: {_answer_text(tr, item, chosen)}")
     if not shown:
