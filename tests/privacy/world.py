@@ -148,7 +148,9 @@ async def build_programme(
         session.add(survey)
         await session.flush()
         for cohort in (cohort_a, cohort_b):
-            session.add(Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id))
+            session.add(
+                Audience(owner_kind="pulse_survey", owner_id=survey.id, cohort_id=cohort.id)
+            )
         items = {}
         for position, (key, (kind, options)) in enumerate(ITEMS.items()):
             item = PulseItem(
