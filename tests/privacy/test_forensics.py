@@ -54,11 +54,10 @@ async def postgres_pages(session: AsyncSession, relation: str) -> bytes:
 
 async def hits_in_postgres(session: AsyncSession, wanted: list[bytes]) -> list[str]:
     """Return where any of `wanted` occurs in the pages of pulse_responses and its indexes."""
-    relations = ["pulse_responses"] + list(
-        await session.scalars(
-            text("SELECT indexname FROM pg_indexes WHERE tablename = 'pulse_responses'")
-        )
+    indexes = await session.scalars(
+        text("SELECT indexname FROM pg_indexes WHERE tablename = 'pulse_responses'")
     )
+    relations = ["pulse_responses", *indexes]
     hits = []
     for relation in relations:
         data = await postgres_pages(session, relation)

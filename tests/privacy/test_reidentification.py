@@ -166,6 +166,6 @@ async def test_an_item_answered_by_too_few_keeps_no_rows_after_close(
         await close_round(session, programme.round_id, secret=pw.SECRET)
         await session.commit()
     async with sessions() as session:
-        fewest, worst, count = await attack(session)
+        _fewest, _worst, count = await attack(session)
     # Three answers could be matched with three receipts; they can never be shown either.
     assert count == 0
