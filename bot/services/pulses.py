@@ -288,7 +288,8 @@ async def round_results(
     items = await _item_specs(session, survey.id)
     k = effective_min_responses(survey.min_responses)
     if pulse_round.status != "closed":
-        return tuple(_open_report(spec, k, await _part_names(session, split_by)) for spec in items)
+        parts = await _part_names(session, split_by)
+        return tuple(_open_report(spec, k, parts) for spec in items)
     responses = await _response_records(session, [round_id])
     invited = await _invited_counts(session, pulse_round, survey.id, split_by)
     return tuple(item_report(spec, responses, invited, k, split_by) for spec in items)
