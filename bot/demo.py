@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,7 +154,6 @@ async def _open_pulse(session: AsyncSession, leader: Person, now: datetime) -> N
         opens_at=now,
         closes_at=now + timedelta(hours=survey.open_hours),
         status="open",
-        slot_secret=secrets.token_hex(32) if survey.anonymous else None,
     )
     session.add(pulse_round)
     await session.flush()

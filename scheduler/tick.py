@@ -26,6 +26,7 @@ from bot.core.schedule import (
     personal_due,
 )
 from bot.services.digest import queue_weekly_digests
+from bot.services.pulses import overwrite_closed
 from scheduler import rounds
 from scheduler.outbox_rows import insert_deliveries, outbox_row, skip_reason
 from scheduler.peer_jobs import run_peer_jobs
@@ -105,6 +106,9 @@ async def tick(
         report.pulse_rounds_closed += pulses.closed
         report.pulse_summaries += pulses.summaries
         report.pulse_reminders += pulses.reminders
+    if pulses.closed:
+        # Outside the closing transaction: overwrite the bytes of the erased slots.
+        await overwrite_closed(session_factory.kw.get("bind"))
     async with session_factory() as session, session.begin():
         await rounds.run_pulse_rounds(session, now, options, report, memo)
     async with session_factory() as session, session.begin():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import NullTranslations
 
@@ -21,6 +21,9 @@ class Reply:
     message: OutMessage
     replace: str | None = None
     ephemeral: bool = False
+    # The act's own text answered an anonymous pulse item: a channel that keeps the
+    # person's messages (the web chat) must not keep this one.
+    conceal_input: bool = False
 
 
 @dataclass
@@ -32,6 +35,9 @@ class Context:
     now: datetime
     person: Person | None = None
     identity: Identity | None = None
+    secret: str = ""  # the app's secret key (keys anonymous pulse slots); never stored
+    # Work to do once the transaction has committed (e.g. overwriting erased bytes).
+    after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     @property
     def locale(self) -> str:

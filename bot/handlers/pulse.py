@@ -8,10 +8,11 @@ reply puts the updated card in place of the one the person acted on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 
 from bot.core.compose_pulse import ButtonRef, parse_ref
+from bot.core.messages import InteractionKind
 from bot.core.pulse_values import DEFAULT_MAX_TEXT_LENGTH, InvalidPulseValue, RawValue, int_range
 from bot.core.vocabulary import PulseItemKind
 from bot.handlers import reflection
@@ -19,6 +20,7 @@ from bot.handlers.context import Context, Handler, Reply
 from bot.services import answers
 from bot.services.pulse_messages import (
     PULSE_KINDS,
+    chosen_of,
     current_answers,
     first_unanswered,
     option_keys,
@@ -27,7 +29,7 @@ from bot.services.pulse_messages import (
     shown_position,
     survey_items,
 )
-from bot.services.pulses import PulseRoundClosed, record_response
+from bot.services.pulses import PulseRoundClosed, own_response, record_response
 from storage.models import Delivery, PulseItem, PulseRound, PulseSurvey
 
 AWAITING_STAGE = "pulse"
@@ -137,6 +139,16 @@ async def _record(
     context: Context, target: Target, raw: RawValue, *, stay: bool = False
 ) -> list[Reply]:
     """Store an answer and show the card: the same item when `stay`, else the next one."""
+    # Typed text answering an anonymous item must not be kept as the person's message.
+    typed = context.interaction.kind is InteractionKind.TEXT
+    conceal = target.survey.anonymous and typed
+    replies = await _record_and_show(context, target, raw, stay=stay)
+    return [replace(reply, conceal_input=conceal) for reply in replies]
+
+
+async def _record_and_show(
+    context: Context, target: Target, raw: RawValue, *, stay: bool
+) -> list[Reply]:
     _ = context._
     item = target.item
     try:
@@ -147,6 +159,7 @@ async def _record(
             context.me.id,
             raw,
             context.now.date(),
+            secret=context.secret,
         )
     except PulseRoundClosed:
         text = _("This pulse round is closed, so your answer was not saved.")
@@ -158,6 +171,11 @@ async def _record(
         # Only named rounds get a time: in an anonymous round it would date the answer.
         target.delivery.answered_at = context.now
     notice = _("Your earlier answer was changed.") if recorded.replaced else _("Saved.")
+    if target.survey.anonymous and item.kind == PulseItemKind.MULTI.value:
+        notice = _(
+            "Saved. Your choices are not shown here, so that they are not kept under your "
+            "name: tap an option again to take it back."
+        )
     position, after = (item.position, None) if stay else (None, item.position)
     replies = [
         await _card_reply(context, target.delivery, position=position, after=after, notice=notice)
@@ -208,11 +226,17 @@ async def press_value(context: Context) -> list[Reply]:
 
 
 async def _toggle(context: Context, target: Target, choice: str) -> list[Reply]:
-    items = [target.item]
-    answers_now = await current_answers(context.session, target.pulse_round, items, context.me.id)
-    chosen = answers_now.get(target.item.position)
+    # Read through the slot: an anonymous card does not show (or know) the choices.
+    mine = await own_response(
+        context.session,
+        target.pulse_round.id,
+        target.item.id,
+        context.me.id,
+        secret=context.secret,
+    )
+    chosen = chosen_of(target.item, mine)
     keys = option_keys(target.item)
-    picked = {keys[i] for i in chosen.choices} if chosen else set()
+    picked = {keys[i] for i in chosen.choices}
     picked ^= {choice}
     if not picked:
         text = context._("Choose at least one option; pick another before removing this one.")

@@ -20,9 +20,9 @@ from bot.handlers import (
 from bot.handlers.router import Route, Router
 
 
-def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Router:
+def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock, secret: str) -> Router:
     """Return a router with every platform-neutral handler registered."""
-    router = Router(sessions, clock)
+    router = Router(sessions, clock, secret)
     router.command("help", account.show_help, open=True)
     router.command("start", account.show_help, open=True)
     router.command("pause", account.pause)

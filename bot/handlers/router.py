@@ -8,6 +8,7 @@ one transaction: a handler that fails leaves no trace, so a platform retry can t
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,6 +38,7 @@ class Router:
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    secret: str
     commands: dict[str, Route] = field(default_factory=dict)
     buttons: dict[str, Route] = field(default_factory=dict)
     submits: dict[str, Route] = field(default_factory=dict)
@@ -57,13 +59,17 @@ class Router:
 
     async def handle(self, interaction: Interaction) -> list[Reply]:
         """Handle one interaction; a duplicate event id returns no replies."""
+        after_commit: list[Callable[[], Awaitable[object]]] = []
         async with self.sessions() as session, session.begin():
             if interaction.event_id and not await first_time(
                 session, interaction.platform, interaction.event_id
             ):
                 log.info("duplicate event ignored", extra={"platform": interaction.platform})
                 return []
-            return await self._dispatch(session, interaction)
+            replies = await self._dispatch(session, interaction, after_commit)
+        for work in after_commit:
+            await work()
+        return replies
 
     def _route(self, interaction: Interaction) -> Route | None:
         if interaction.kind is InteractionKind.COMMAND:
@@ -76,10 +82,23 @@ class Router:
             return self.edit
         return self.text
 
-    async def _dispatch(self, session: AsyncSession, interaction: Interaction) -> list[Reply]:
+    async def _dispatch(
+        self,
+        session: AsyncSession,
+        interaction: Interaction,
+        after_commit: list[Callable[[], Awaitable[object]]],
+    ) -> list[Reply]:
         identity = await find_identity(session, interaction.platform, interaction.external_user)
         person = identity.person if identity is not None else None
-        context = Context(session, interaction, self.clock.now(), person, identity)
+        context = Context(
+            session,
+            interaction,
+            self.clock.now(),
+            person,
+            identity,
+            secret=self.secret,
+            after_commit=after_commit,
+        )
         route = self._route(interaction)
         if interaction.action == TAMPERED and interaction.kind is InteractionKind.BUTTON:
             return context.say(context._("This button is no longer valid."), ephemeral=True)

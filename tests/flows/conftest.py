@@ -29,7 +29,7 @@ SECRET = "flow-secret"
 # The recording channel stands in for a platform whose bots cannot open group chats
 # (Telegram), so every member's messages arrive, and can be followed, one by one.
 PLATFORM = "telegram"
-OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False)
+OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False, secret=SECRET)
 ITEMS = {
     "energy": ("likert", []),
     "recommend": ("scale", []),
@@ -218,4 +218,4 @@ def flow(sessions: async_sessionmaker[AsyncSession]) -> Flow:
     dispatcher = Dispatcher(
         sessions, {PLATFORM: channel}, OutboxRenderer(), clock=clock, instance="flow"
     )
-    return Flow(sessions, clock, channel, build_router(sessions, clock), dispatcher)
+    return Flow(sessions, clock, channel, build_router(sessions, clock, SECRET), dispatcher)

@@ -31,7 +31,7 @@ ADDRESS = {"chat_id": -1001200300}
 
 
 async def handle(sessions: Sessions, interaction: Interaction) -> list[Reply]:
-    return await build_router(sessions, FrozenClock(NOW)).handle(interaction)
+    return await build_router(sessions, FrozenClock(NOW), factories.SECRET).handle(interaction)
 
 
 def link(user: str, code: str | None, platform: str = "telegram", **extra: Any) -> Interaction:

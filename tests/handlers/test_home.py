@@ -32,7 +32,7 @@ def act(kind: InteractionKind, **values: object) -> Interaction:
 
 async def test_home_shows_the_next_prompt_in_local_time(sessions: Sessions) -> None:
     await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET)
     replies = await router.handle(act(InteractionKind.COMMAND, command="home"))
     message = replies[0].message
     assert "Next question: 2027-03-04 08:30 (Europe/Oslo)." in message.text
@@ -41,7 +41,7 @@ async def test_home_shows_the_next_prompt_in_local_time(sessions: Sessions) -> N
 
 async def test_pause_button_pauses_and_skips_queued_prompts(sessions: Sessions) -> None:
     person_id = await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET)
     replies = await router.handle(act(InteractionKind.BUTTON, action=home.PAUSE, value="1w"))
     async with sessions() as session:
         person = await session.get(Person, person_id)
@@ -53,7 +53,7 @@ async def test_pause_button_pauses_and_skips_queued_prompts(sessions: Sessions) 
 
 async def test_language_and_time_zone_from_home(sessions: Sessions) -> None:
     person_id = await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET)
     await router.handle(act(InteractionKind.BUTTON, action=home.LANGUAGE, value="nn"))
     refused = await router.handle(
         act(InteractionKind.SUBMIT, action=home.TIMEZONE, value="1", text="Mars/Olympus")

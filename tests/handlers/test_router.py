@@ -18,7 +18,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def router(sessions: Sessions) -> object:
-    return build_router(sessions, FrozenClock(factories.T0 + timedelta(hours=1)))
+    return build_router(sessions, FrozenClock(factories.T0 + timedelta(hours=1)), factories.SECRET)
 
 
 async def leader_with_prompt(sessions: Sessions, locale: str = "nb") -> tuple[int, int, str]:

@@ -66,7 +66,7 @@ def slack_runtime(
         **settings,
     }
     runtime = Runtime(Settings(_env_file=None, **values), engine, sessions, clock)
-    runtime.router = build_router(sessions, clock)
+    runtime.router = build_router(sessions, clock, runtime.secret)
     return runtime
 
 
@@ -78,7 +78,7 @@ async def signed_app(
 
     On the way out, wait for the work the app scheduled.
     """
-    router = build_router(sessions, clock)
+    router = build_router(sessions, clock, SECRET)
     inbound = SlackInbound(
         channel=channel,
         signing_secret=SIGNING_SECRET,

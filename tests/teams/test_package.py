@@ -71,6 +71,6 @@ def test_every_personal_command_in_the_manifest_reaches_a_router_command() -> No
     manifest = json.loads((Path(__file__).parents[2] / "teams" / "manifest.json").read_text())
     [personal] = [c for c in manifest["bots"][0]["commandLists"] if c["scopes"] == ["personal"]]
     titles = {command["title"] for command in personal["commands"]}
-    router = build_router(None, FrozenClock(NOW))  # type: ignore[arg-type]
+    router = build_router(None, FrozenClock(NOW), "x" * 32)  # type: ignore[arg-type]
     assert titles <= COMMANDS
     assert titles <= set(router.commands)

@@ -55,7 +55,7 @@ class Harness:
         """Return a runtime like `tenkepause run` builds."""
         settings = telegram_settings(self.api, **self.settings_overrides)
         runtime = Runtime(settings, self.engine, self.sessions, self.clock)
-        runtime.router = build_router(self.sessions, self.clock)
+        runtime.router = build_router(self.sessions, self.clock, SECRET)
         return runtime
 
     async def start(self) -> TelegramPlugin:

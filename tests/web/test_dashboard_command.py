@@ -16,7 +16,7 @@ async def test_a_coach_gets_a_link_that_signs_in_once(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], db_url: str
 ) -> None:
     world = await w.build_world(sessions)
-    router = build_router(sessions, FrozenClock(w.NOW))
+    router = build_router(sessions, FrozenClock(w.NOW), w.SECRET)
     # The leader's Slack identity exists in the world; give coach A one too.
     async with sessions() as session:
         session.add(Identity(person_id=world.coach_a.id, platform="slack", external_id="UCOACHA"))

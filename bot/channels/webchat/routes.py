@@ -158,10 +158,14 @@ class WebChat:
         interaction = self._interaction(person, body)
         if interaction is None:
             return JSONResponse({"error": "unknown act; expected type text|button|submit"}, 400)
-        if interaction.kind is InteractionKind.TEXT:
-            await self._echo(person.id, interaction.text)
         assert self.runtime.router is not None
         replies = await self.runtime.router.handle(interaction)
+        # Echoed after handling, and not at all when it answered an anonymous pulse item:
+        # the conversation is stored under the person.
+        if interaction.kind is InteractionKind.TEXT and not any(
+            reply.conceal_input for reply in replies
+        ):
+            await self._echo(person.id, interaction.text)
         await self._deliver(person.id, replies)
         return JSONResponse({"ok": True, "replies": len(replies)})
 

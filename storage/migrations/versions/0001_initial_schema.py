@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 12:21:47.879053
+Create Date: 2026-12-02 12:38:15.967985
 """
 
 from collections.abc import Sequence
@@ -381,7 +381,6 @@ def upgrade() -> None:
         sa.Column("opens_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("closes_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("slot_secret", sa.String(length=64), nullable=True),
         sa.Column("closing_message", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('scheduled', 'open', 'closed')", name=op.f("ck_pulse_rounds_status")
@@ -664,7 +663,7 @@ def upgrade() -> None:
 
     op.create_table(
         "pulse_responses",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("round_id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=True),
@@ -710,6 +709,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "round_id", "item_id", "slot", name=op.f("uq_pulse_responses_round_id_item_id_slot")
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("pulse_responses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pulse_responses_round_id"), ["round_id"], unique=False)
