@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import NullTranslations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, OutMessage
 from bot.i18n import gettext_for
 from storage.models import Identity, Person
@@ -32,6 +33,7 @@ class Context:
     now: datetime
     person: Person | None = None
     identity: Identity | None = None
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def locale(self) -> str:
