@@ -14,6 +14,7 @@ from bot.core.messages import Interaction, InteractionKind
 from bot.handlers.context import Reply
 from bot.handlers.registry import build_router
 from bot.handlers.router import Router
+from scheduler.tick import tick
 from storage.models import Answer, ConversationState, Delivery, Person, PulseResponse
 from tests import factories
 
@@ -240,3 +241,37 @@ async def test_after_a_pulse_typing_help_does_not_replace_its_free_text(sessions
         )
     assert texts == ["Mer tid til refleksjon"]
     assert states == 0  # the answered text item no longer waits for text
+
+
+async def test_the_tick_erases_an_old_version_once_it_can_no_longer_be_undone(
+    sessions: Sessions,
+) -> None:
+    person_id = await leader(sessions, "en")
+    delivery = await prompt_for(sessions, person_id)
+    chat = Chat(sessions)
+    await chat.say("Something I regret writing")
+    await chat.press(compose.EDIT, str(delivery.id))
+    await chat.say("Better")
+    await tick(sessions, chat.clock)
+    async with sessions() as session:
+        kept = await session.get(ConversationState, person_id)
+        assert kept is not None and kept.undo_text == "Something I regret writing"
+    chat.clock.advance(minutes=10)
+    report = await tick(sessions, chat.clock)
+    async with sessions() as session:
+        texts = list(await session.scalars(select(ConversationState.undo_text)))
+    assert report.old_versions_erased == 1 and texts == []
+
+
+async def test_a_command_in_a_group_thread_is_neither_run_nor_stored(sessions: Sessions) -> None:
+    person_id = await leader(sessions, "en")
+    delivery = await prompt_for(sessions, person_id)
+    chat = Chat(sessions)
+    for word in ("stop", "help", "pause"):
+        [notice] = await chat.say(word, reply_to=delivery.message_ref, is_group_chat=True)
+        assert notice.message.tag == "group_command" and notice.ephemeral
+    assert await chat.say("stop", is_group_chat=True) == []
+    assert await chat.answers() == []
+    async with sessions() as session:
+        who = await session.get(Person, person_id)
+        assert who is not None and who.paused_until is None and who.identities
