@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.i18n import gettext_for
 
-# (command, {locale: what the leader types}); `stop` last, since it unlinks the account.
+# (command, {locale: what the leader types}); `stop` last: it asks before unlinking.
 TYPED = [
     ("help", {"nb": "hjelp", "nn": "hjelp", "en": "help"}),
     ("pause", {"nb": "pause", "nn": "pause", "en": "pause"}),
@@ -26,8 +26,8 @@ _REPLIES = {
     "language": "Choose one of: nb (bokmål), nn (nynorsk), en (English).",
     "mine": "You have no saved reflections yet.",
     "dashboard": "Your link to the coach dashboard: {link}",
-    "stop": "This chat account is no longer linked. Your saved reflections are kept. "
-    "Ask your coordinator for a new invite to come back.",
+    "stop": "Do you want to unlink this chat account from Tenkepause? Your saved reflections "
+    "are kept. To take a break instead, write “pause”.",
 }
 MENU = "I am not waiting for an answer from you right now, so I did not save what you wrote."
 EXPIRED = "The question you were answering has waited too long, so I did not save what you wrote."

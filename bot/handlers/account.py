@@ -14,6 +14,7 @@ from bot.services.prompt_views import pick_text, prompt_view
 from storage.models import Delivery, Prompt
 from storage.queries.audience import skip_paused_deliveries
 
+STOP_BUTTON = "stp"
 LANGUAGE_BUTTON = "lng"  # the home view's language buttons
 LANGUAGES = (("nb", "Bokmål"), ("nn", "Nynorsk"), ("en", "English"))
 
@@ -132,7 +133,23 @@ async def mine(context: Context) -> list[Reply]:
 
 
 async def stop(context: Context) -> list[Reply]:
-    """Unlink this chat account from the person."""
+    """Ask before unlinking this chat account: "stop" is easily meant as "pause"."""
+    _ = context._
+    text = _(
+        "Do you want to unlink this chat account from Tenkepause? Your saved reflections "
+        "are kept. To take a break instead, write “pause”."
+    )
+    row = (
+        Button(_("Yes, unlink"), STOP_BUTTON, "yes", "danger"),
+        Button(_("No, keep it"), STOP_BUTTON, "no"),
+    )
+    return [Reply(OutMessage(text=text, locale=context.locale, rows=(row,), tag="stop_confirm"))]
+
+
+async def press_stop(context: Context) -> list[Reply]:
+    """Unlink this chat account when the person confirmed it."""
+    if context.interaction.value != "yes":
+        return context.say(context._("OK, nothing changed."), tag="stop_kept")
     assert context.identity is not None
     await preferences.unlink(context.session, context.identity)
     return context.say(

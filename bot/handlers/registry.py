@@ -35,6 +35,7 @@ def build_router(
     router.command("timezone", account.timezone)
     router.command("mine", account.mine)
     router.command("stop", account.stop, pending=True)
+    router.button(account.STOP_BUTTON, account.press_stop, pending=True)
     router.command("edit", reflection.edit_latest)
     router.command("undo", conversation.undo)
     router.command("cancel", conversation.cancel)

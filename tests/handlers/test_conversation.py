@@ -26,7 +26,7 @@ COMMANDS = {
     "nn": ["hjelp", "pause", "hald fram", "språk", "svara mine", "dashboard", "stopp"],
     "en": ["help", "pause", "resume", "language", "my answers", "dashboard", "stop"],
 }
-TAGS = ["help", "paused", "resumed", "language", "mine", "dashboard_link", "stopped"]
+TAGS = ["help", "paused", "resumed", "language", "mine", "dashboard_link", "stop_confirm"]
 
 
 class Chat:
@@ -275,3 +275,21 @@ async def test_a_command_in_a_group_thread_is_neither_run_nor_stored(sessions: S
     async with sessions() as session:
         who = await session.get(Person, person_id)
         assert who is not None and who.paused_until is None and who.identities
+
+
+async def test_stop_asks_first_and_unlinks_only_when_confirmed(sessions: Sessions) -> None:
+    person_id = await leader(sessions, "nb")
+    chat = Chat(sessions)
+    [question] = await chat.say("stopp")
+    no, yes = sorted(question.message.buttons, key=lambda b: b.value)
+    [kept] = await chat.press(no.action, no.value)
+    assert kept.message.tag == "stop_kept"
+    async with sessions() as session:
+        assert (await session.get(Person, person_id)).identities  # type: ignore[union-attr]
+    [stopped] = await chat.press(yes.action, yes.value)
+    assert stopped.message.tag == "stopped"
+    async with sessions() as session:
+        who = await session.get(Person, person_id)
+        assert who is not None
+        await session.refresh(who, ["identities"])
+        assert who.identities == []
