@@ -57,10 +57,13 @@ async def delivery_by_ref(session: AsyncSession, platform: str, ref: str) -> Del
     )
 
 
-async def latest_open_delivery(
+async def latest_open(
     session: AsyncSession, person_id: int, now: datetime
-) -> Delivery | None:
-    """Return the newest prompt sent to this person that is still unanswered."""
+) -> tuple[Delivery, datetime] | None:
+    """Return the newest unanswered prompt sent to this person, and when it was last asked.
+
+    A reminder asks again: its send time counts, but the prompt it reminds of is returned.
+    """
     candidates = await session.scalars(
         select(Delivery)
         .where(
@@ -74,7 +77,7 @@ async def latest_open_delivery(
     for candidate in candidates:
         root = await root_delivery(session, candidate)
         if root.answered_at is None and (root.expires_at is None or root.expires_at > now):
-            return root
+            return root, candidate.sent_at or now
     return None
 
 

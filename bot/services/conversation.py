@@ -47,10 +47,8 @@ async def clear(session: AsyncSession, person_id: int, delivery_id: int | None =
 
 async def open_prompt(session: AsyncSession, person_id: int, now: datetime) -> OpenPrompt | None:
     """Return the newest prompt sent to the person that they have not answered yet."""
-    delivery = await answers.latest_open_delivery(session, person_id, now)
-    if delivery is None or delivery.sent_at is None:
-        return None
-    return OpenPrompt(delivery.id, delivery.sent_at)
+    found = await answers.latest_open(session, person_id, now)
+    return OpenPrompt(found[0].id, found[1]) if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,3 +293,27 @@ async def test_stop_asks_first_and_unlinks_only_when_confirmed(sessions: Session
         assert who is not None
         await session.refresh(who, ["identities"])
         assert who.identities == []
+
+
+async def test_a_reminder_opens_the_answer_window_again(sessions: Sessions) -> None:
+    person_id = await leader(sessions, "en")
+    delivery = await prompt_for(sessions, person_id)
+    chat = Chat(sessions)
+    chat.clock.advance(days=2)
+    async with sessions.begin() as session:
+        who = await session.get(Person, person_id)
+        prompt = await session.get(Delivery, delivery.id)
+        assert prompt is not None
+        await factories.sent_delivery(
+            session,
+            who,
+            await factories.prompt(session),
+            kind="reminder",
+            parent_id=delivery.id,
+            sent_at=chat.clock.now() - timedelta(hours=1),
+        )
+    replies = await chat.say("Answered after the reminder")
+    assert "saved" in tags(replies)
+    async with sessions() as session:
+        answer = await session.scalar(select(Answer))
+    assert answer is not None and answer.delivery_id == delivery.id
