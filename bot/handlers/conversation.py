@@ -38,6 +38,9 @@ async def reply_text(context: Context) -> list[Reply]:
         if state is not None:
             await conversation.clear(session, me.id)
         return await menu(context, decision)
+    if decision.implicit and state is not None:
+        # A newer prompt superseded what waited: a later message must not fall back to it.
+        await conversation.clear(session, me.id)
     if decision.purpose is Purpose.PULSE_TEXT:
         return await pulse.answer_text(context, decision.delivery_id)
     return await reflection.answer_text(

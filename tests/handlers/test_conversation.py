@@ -202,6 +202,9 @@ async def test_after_edit_a_newer_prompt_wins_and_the_old_answer_stays(sessions:
     replies = await chat.say("Svar på det nye spørsmålet")
     [saved] = [r for r in replies if r.message.tag == "saved"]
     assert "Svaret ditt gikk til: «Beskriv en konkret situasjon.»" in saved.message.context
+    # The edit was superseded: a second message must not fall back to replacing the old one.
+    [menu] = await chat.say("Og en ting til")
+    assert menu.message.tag == "menu"
     async with sessions() as session:
         by_delivery = {a.delivery_id: a.text for a in await session.scalars(select(Answer))}
     assert by_delivery == {old.id: "Gammel refleksjon", new.id: "Svar på det nye spørsmålet"}
