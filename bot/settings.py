@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.core.conversation import Policy
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     # "slack=1/s/chat,...": see docs; empty means each platform's defaults.
     rate_limits: str = Field("", alias="TENKEPAUSE_RATE_LIMITS")
     demo_mode: bool = Field(False, alias="TENKEPAUSE_DEMO")
+
+    # The conversation: how long plain text still answers a prompt, and an edit in progress.
+    answer_window_hours: float = Field(24.0, gt=0, alias="TENKEPAUSE_ANSWER_WINDOW_HOURS")
+    edit_window_minutes: float = Field(30.0, gt=0, alias="TENKEPAUSE_EDIT_WINDOW_MINUTES")
 
     # Slack.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -85,6 +92,13 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         """Tell whether Teams is configured."""
         return self.teams_app_id is not None
+
+    def conversation_policy(self) -> Policy:
+        """Return how long the conversation waits for text, from these settings."""
+        return Policy(
+            answer_window=timedelta(hours=self.answer_window_hours),
+            edit_window=timedelta(minutes=self.edit_window_minutes),
+        )
 
     def secret(self) -> str:
         """Return the signing key; only demo mode may run without one."""

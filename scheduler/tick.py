@@ -25,6 +25,7 @@ from bot.core.schedule import (
     local_date_of,
     personal_due,
 )
+from bot.services.conversation import forget_old_versions
 from bot.services.digest import queue_weekly_digests
 from bot.services.pulses import overwrite_closed
 from scheduler import rounds
@@ -69,6 +70,7 @@ class TickReport:
     peer_rounds_matched: int = 0
     peer_intros: int = 0
     digests: int = 0
+    old_versions_erased: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts by name, for logs and metrics."""
@@ -120,6 +122,9 @@ async def tick(
     if options.weekly_digests and digest_due(now, options.default_timezone):
         async with session_factory() as session, session.begin():
             report.digests += await queue_weekly_digests(session, now)
+    async with session_factory() as session, session.begin():
+        # An edited answer's old text is kept only while it can be undone.
+        report.old_versions_erased += await forget_old_versions(session, now)
     log.info("tick done", extra={"tick": report.as_dict()})
     return report
 

@@ -9,6 +9,7 @@ from gettext import NullTranslations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, OutMessage
 from bot.i18n import gettext_for
 from storage.models import Identity, Person
@@ -38,6 +39,7 @@ class Context:
     secret: str = ""  # the app's secret key (keys anonymous pulse slots); never stored
     # Work to do once the transaction has committed (e.g. overwriting erased bytes).
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def locale(self) -> str:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from functools import wraps
 
 from bot.core.compose_pulse import ButtonRef, parse_ref
+from bot.core.conversation import Purpose, expect
 from bot.core.messages import InteractionKind
 from bot.core.pulse_values import DEFAULT_MAX_TEXT_LENGTH, InvalidPulseValue, RawValue, int_range
 from bot.core.vocabulary import PulseItemKind
-from bot.handlers import reflection
 from bot.handlers.context import Context, Handler, Reply
-from bot.services import answers
+from bot.services import conversation
 from bot.services.pulse_messages import (
     PULSE_KINDS,
     chosen_of,
@@ -31,8 +31,6 @@ from bot.services.pulse_messages import (
 )
 from bot.services.pulses import PulseRoundClosed, own_response, record_response
 from storage.models import Delivery, PulseItem, PulseRound, PulseSurvey
-
-AWAITING_STAGE = "pulse"
 
 
 @dataclass
@@ -126,13 +124,23 @@ async def _card_reply(
         context.session, delivery, context.locale, position=position, after=after, notice=notice
     )
     remember_position(delivery, card.position)
-    identity = context.identity
-    if identity is not None and card.kind == "text" and card.message.ask is not None:
-        # A plain chat reply (Telegram, web chat) now answers this card's text question.
-        identity.awaiting_delivery_id, identity.awaiting_stage = delivery.id, AWAITING_STAGE
-    elif identity is not None and identity.awaiting_delivery_id == delivery.id:
-        identity.awaiting_delivery_id = identity.awaiting_stage = None
+    await _await_text(context, delivery, card.position, card.kind == "text" and card.message.ask)
     return Reply(card.message, replace=_reply_ref(context, delivery))
+
+
+async def _await_text(context: Context, delivery: Delivery, position: int, asks: object) -> None:
+    """Let plain chat text answer the card's text item, only while that item is unanswered."""
+    session, me = context.session, context.me
+    if asks:
+        pulse_round = await session.get(PulseRound, delivery.pulse_round_id)
+        assert pulse_round is not None
+        items = await survey_items(session, pulse_round.survey_id)
+        answered = await current_answers(session, pulse_round, items, me.id)
+        if position not in answered:
+            state = expect(Purpose.PULSE_TEXT, delivery.id, context.now, context.policy)
+            await conversation.expect(session, me.id, state)
+            return
+    await conversation.clear(session, me.id, delivery.id)
 
 
 async def _record(
@@ -278,40 +286,31 @@ async def _text_answer(context: Context, target: Target) -> list[Reply]:
     return await _record(context, target, context.interaction.text)
 
 
-async def _replied_pulse(context: Context) -> Delivery | None:
-    """Return the person's pulse a chat message answers: by reply, or the card waiting."""
-    session, interaction = context.session, context.interaction
-    if interaction.reply_to:
-        replied = await answers.delivery_by_ref(session, interaction.platform, interaction.reply_to)
-        if replied is not None and replied.kind in PULSE_KINDS:
-            return replied if replied.person_id == context.me.id else None
-        if replied is not None:
-            return None
-    identity = context.identity
-    if identity is None or identity.awaiting_stage != AWAITING_STAGE:
-        return None
-    if identity.awaiting_delivery_id is None:
-        return None
-    waiting = await session.get(Delivery, identity.awaiting_delivery_id)
-    if waiting is None or waiting.kind not in PULSE_KINDS or waiting.person_id != context.me.id:
-        return None
-    return waiting
+async def answer_text(context: Context, delivery_id: int) -> list[Reply]:
+    """Answer the text item a pulse card shows with a chat message, unless already answered.
+
+    An answered text item is changed only through the card, never by later chat text.
+    """
+    try:
+        return await _answer_text(context, delivery_id)
+    except Refused as refused:
+        return refused.replies
 
 
-@refusing
-async def reply_text(context: Context) -> list[Reply]:
-    """Answer a pulse card's text question by chat reply; any other text is a reflection."""
-    if context.interaction.is_group_chat and not context.interaction.reply_to:
-        return await reflection.reply_text(context)
-    delivery = await _replied_pulse(context)
-    if delivery is None:
-        return await reflection.reply_text(context)
+async def _answer_text(context: Context, delivery_id: int) -> list[Reply]:
+    delivery = await _own_pulse(context, delivery_id)
     pulse_round = await context.session.get(PulseRound, delivery.pulse_round_id)
     assert pulse_round is not None
     items = await survey_items(context.session, pulse_round.survey_id)
+    answered = await current_answers(context.session, pulse_round, items, context.me.id)
     position = shown_position(delivery)
     if position is None:
-        answered = await current_answers(context.session, pulse_round, items, context.me.id)
         position = items[first_unanswered(items, answered)].position
     target = await _target(context, ButtonRef(delivery.id, position))
+    if target.item.kind == "text" and position in answered:
+        await conversation.clear(context.session, context.me.id, delivery.id)
+        text = context._(
+            "This answer is already registered, so I did not change it. Use the card to change it."
+        )
+        return context.say(text, tag="pulse_refused")
     return await _text_answer(context, target)

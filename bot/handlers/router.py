@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.core.conversation import Policy, canonical, parse_command
 from bot.core.messages import TAMPERED, Interaction, InteractionKind
 from bot.handlers.context import Context, Handler, Reply
 from bot.services.events import first_time
@@ -44,6 +45,7 @@ class Router:
     submits: dict[str, Route] = field(default_factory=dict)
     text: Route | None = None
     edit: Route | None = None
+    policy: Policy = field(default_factory=Policy)
 
     def command(self, name: str, handler: Handler, **access: bool) -> None:
         """Register a command (e.g. `pause`, or `prompt` with staff=True)."""
@@ -73,7 +75,7 @@ class Router:
 
     def _route(self, interaction: Interaction) -> Route | None:
         if interaction.kind is InteractionKind.COMMAND:
-            return self.commands.get(interaction.command) or self.commands.get("help")
+            return self.commands.get(canonical(interaction.command)) or self.commands.get("help")
         if interaction.kind is InteractionKind.BUTTON:
             return self.buttons.get(interaction.action)
         if interaction.kind is InteractionKind.SUBMIT:
@@ -90,6 +92,15 @@ class Router:
     ) -> list[Reply]:
         identity = await find_identity(session, interaction.platform, interaction.external_user)
         person = identity.person if identity is not None else None
+        typed = _typed_command(interaction)
+        if typed is not None and interaction.is_group_chat:
+            # Never an answer; but commands act on one's own account, so not in a group.
+            if not interaction.reply_to:
+                return []
+            context = Context(session, interaction, self.clock.now(), person, identity)
+            text = context._("Commands work in your private chat with me. Nothing was saved.")
+            return context.say(text, tag="group_command", ephemeral=True)
+        interaction = typed or interaction
         context = Context(
             session,
             interaction,
@@ -97,6 +108,7 @@ class Router:
             person,
             identity,
             secret=self.secret,
+            policy=self.policy,
             after_commit=after_commit,
         )
         route = self._route(interaction)
@@ -130,3 +142,15 @@ class Router:
                 ephemeral=True,
             )
         return None
+
+
+def _typed_command(interaction: Interaction) -> Interaction | None:
+    """Return a typed text that is a command as that command, before any answer routing."""
+    if interaction.kind is not InteractionKind.TEXT:
+        return None
+    command = parse_command(interaction.text)
+    if command is None:
+        return None
+    return replace(
+        interaction, kind=InteractionKind.COMMAND, command=command.name, args=command.args
+    )

@@ -1,6 +1,7 @@
 """All tables. Import from here so that every model is registered on the metadata."""
 
 from storage.models.base import Base, utcnow
+from storage.models.conversation import ConversationState
 from storage.models.delivery import Answer, AnswerComment, Delivery
 from storage.models.events import AuditEntry, ProcessedEvent, SchedulerLease
 from storage.models.peers import PeerMatch, PeerMatchMember, PeerOptOut, PeerRound, PeerSeries
@@ -29,6 +30,7 @@ __all__ = [
     "CampaignPrompt",
     "Cohort",
     "CohortMembership",
+    "ConversationState",
     "Delivery",
     "GroupChat",
     "GroupMembership",

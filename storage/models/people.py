@@ -64,11 +64,6 @@ class Identity(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Survives restarts and spans instances: which delivery a free-text reply answers.
-    awaiting_delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
-    )
-    awaiting_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     person: Mapped[Person] = relationship(back_populates="identities", lazy="joined")
 

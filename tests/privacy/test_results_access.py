@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, InteractionKind
 from bot.handlers.registry import build_router
 from bot.services.pulse_closing import queue_coach_summaries
@@ -32,7 +33,7 @@ _events = iter(range(10**6))
 
 async def chat(sessions: async_sessionmaker[AsyncSession], who: Person, command: str) -> str:
     """Send a chat command as `who` through the real router; return the reply text."""
-    router = build_router(sessions, FrozenClock(pw.OPENS), pw.SECRET)
+    router = build_router(sessions, FrozenClock(pw.OPENS), pw.SECRET, Policy())
     replies = await router.handle(
         Interaction(
             platform="webchat",

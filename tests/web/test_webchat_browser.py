@@ -42,7 +42,7 @@ async def chat_server(
     )
     clock = FrozenClock(NOW)
     runtime = Runtime(settings, engine, sessions, clock, instance="browser-test")
-    runtime.router = build_router(sessions, clock, runtime.secret)
+    runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     async with serving(build_app(runtime), listener):
         yield runtime, base

@@ -34,7 +34,7 @@ async def chat_world(
     settings = Settings(TENKEPAUSE_DATABASE_URL=db_url, TENKEPAUSE_SECRET_KEY="test-secret")
     clock = FrozenClock(factories.T0)
     runtime = Runtime(settings, engine, sessions, clock)
-    runtime.router = build_router(sessions, clock, runtime.secret)
+    runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     transport = httpx.ASGITransport(app=build_app(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

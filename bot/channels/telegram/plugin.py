@@ -62,7 +62,10 @@ class TelegramPlugin:
             return self.runtime.router
         if self._router is None:
             self._router = build_router(
-                self.runtime.sessions, self.runtime.clock, self.runtime.secret
+                self.runtime.sessions,
+                self.runtime.clock,
+                self.runtime.secret,
+                self.runtime.settings.conversation_policy(),
             )
         return self._router
 

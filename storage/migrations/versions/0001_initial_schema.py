@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 12:38:15.967985
+Create Date: 2026-12-02 12:42:03.382312
 """
 
 from collections.abc import Sequence
@@ -308,6 +308,37 @@ def upgrade() -> None:
             batch_op.f("ix_cohort_memberships_person_id"), ["person_id"], unique=False
         )
 
+    op.create_table(
+        "identities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("address", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status_reason", sa.String(length=200), nullable=True),
+        sa.Column("consent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "platform IN ('slack', 'telegram', 'teams', 'webchat')",
+            name=op.f("ck_identities_platform"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('pending', 'active', 'unreachable')", name=op.f("ck_identities_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_identities_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
+        sa.UniqueConstraint("person_id", "platform", name=op.f("uq_identities_person_id_platform")),
+        sa.UniqueConstraint(
+            "platform", "external_id", name=op.f("uq_identities_platform_external_id")
+        ),
+    )
     op.create_table(
         "peer_groups",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -893,45 +924,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_answers_source_ref"), ["source_ref"], unique=False)
 
     op.create_table(
-        "identities",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=False),
-        sa.Column("platform", sa.String(length=16), nullable=False),
-        sa.Column("external_id", sa.String(length=128), nullable=False),
-        sa.Column("address", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("status_reason", sa.String(length=200), nullable=True),
-        sa.Column("consent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("awaiting_delivery_id", sa.Integer(), nullable=True),
-        sa.Column("awaiting_stage", sa.String(length=16), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "platform IN ('slack', 'telegram', 'teams', 'webchat')",
-            name=op.f("ck_identities_platform"),
-        ),
-        sa.CheckConstraint(
-            "status IN ('pending', 'active', 'unreachable')", name=op.f("ck_identities_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["awaiting_delivery_id"],
-            ["deliveries.id"],
-            name=op.f("fk_identities_awaiting_delivery_id_deliveries"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["people.id"],
-            name=op.f("fk_identities_person_id_people"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
-        sa.UniqueConstraint("person_id", "platform", name=op.f("uq_identities_person_id_platform")),
-        sa.UniqueConstraint(
-            "platform", "external_id", name=op.f("uq_identities_platform_external_id")
-        ),
-    )
-    op.create_table(
         "answer_comments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("answer_id", sa.Integer(), nullable=False),
@@ -958,16 +950,51 @@ def upgrade() -> None:
             batch_op.f("ix_answer_comments_answer_id"), ["answer_id"], unique=False
         )
 
+    op.create_table(
+        "conversation_states",
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=True),
+        sa.Column("delivery_id", sa.Integer(), nullable=True),
+        sa.Column("since", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("undo_answer_id", sa.Integer(), nullable=True),
+        sa.Column("undo_text", sa.Text(), nullable=True),
+        sa.Column("undo_visibility", sa.String(length=16), nullable=True),
+        sa.Column("undo_until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "purpose IN ('answer', 'follow_up', 'edit', 'pulse')",
+            name=op.f("ck_conversation_states_purpose"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["deliveries.id"],
+            name=op.f("fk_conversation_states_delivery_id_deliveries"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_conversation_states_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["undo_answer_id"],
+            ["answers.id"],
+            name=op.f("fk_conversation_states_undo_answer_id_answers"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_conversation_states")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("conversation_states")
     with op.batch_alter_table("answer_comments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_answer_comments_answer_id"))
 
     op.drop_table("answer_comments")
-    op.drop_table("identities")
     with op.batch_alter_table("answers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_answers_source_ref"))
         batch_op.drop_index(batch_op.f("ix_answers_person_id"))
@@ -1022,6 +1049,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_peer_groups_cohort_id"))
 
     op.drop_table("peer_groups")
+    op.drop_table("identities")
     with op.batch_alter_table("cohort_memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cohort_memberships_person_id"))
 
