@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # "slack=1/s/chat,...": see docs; empty means each platform's defaults.
     rate_limits: str = Field("", alias="TENKEPAUSE_RATE_LIMITS")
     demo_mode: bool = Field(False, alias="TENKEPAUSE_DEMO")
+    # A web chat session ends after this many days without use; each use renews it.
+    webchat_idle_days: float = Field(14.0, gt=0, alias="TENKEPAUSE_WEBCHAT_IDLE_DAYS")
 
     # Slack.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
