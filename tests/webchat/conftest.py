@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-
-import re
 
 import httpx
 import pytest
