@@ -36,6 +36,7 @@ BASE = "http://testserver"
 SECRET = "security-tests-secret-key-that-is-long-enough-0123456789"
 COACH = "marit.odegaard.lie@trondheim.kommune.example"
 LEADER = "ingrid.solberg-aune@trondheim.kommune.example"
+OTHER_LEADER = "ase.odegard@trondheim.kommune.example"
 CHAT_COOKIE = "tenkepause_chat"
 DASHBOARD_COOKIE = "tk_dashboard"
 
@@ -119,7 +120,7 @@ def roster_without(*emails: str) -> str:
 
 def form_of(html: str) -> tuple[str, dict[str, str]]:
     """Return the action and the hidden fields of the first POST form on a page."""
-    action = re.search(r'<form method="post" action="([^"]+)"', html)
+    action = re.search(r'<form[^>]* method="post" action="([^"]+)"', html)
     assert action is not None, html
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
     return action.group(1), fields

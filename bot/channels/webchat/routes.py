@@ -176,6 +176,10 @@ class WebChat:
         if not login_form_ok(
             self.runtime.secret, request.cookies.get(LOGIN_COOKIE), code, form.get("csrf_token")
         ):
+            # A second press after the first signed in lands in the chat; nothing changes.
+            signed_in = await self._signed_in(request)
+            if signed_in is not None:
+                return self._keep(_to_chat(), request, signed_in)
             return _page("refused.html", "nb", status=403, problem="csrf")
         async with self.runtime.sessions.begin() as session:
             found = await self._session_in(session, request)
