@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.core.problems import UserError
 from bot.services.web_sessions import RENEW_EVERY
 from bot.web.dashboard.auth import NotStaff, issue_login_link
 from storage.models import Person, WebSession
@@ -147,6 +148,8 @@ async def test_people_removed_from_the_roster_lose_every_session_at_once(
             assert gone is not None and gone.deactivated_at is not None
             with pytest.raises(NotStaff, match="no longer in the roster"):
                 await issue_login_link(session, gone, site.clock.now(), "http://testserver")
+        with pytest.raises(UserError, match="no longer in the roster"):
+            await site.chat_link(LEADER)
 
 
 async def test_a_link_issued_before_removal_does_not_sign_in_after_it(
