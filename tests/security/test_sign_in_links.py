@@ -149,4 +149,4 @@ async def test_a_used_or_expired_link_without_a_session_says_what_to_do(
             assert page.status_code == 410 and "utløpt" in page.text
             assert "tenkepause chat-link" in page.text
             page = await elsewhere.get(used_dashboard)
-            assert page.status_code == 410 and "dashboard" in page.text
+            assert page.status_code == 410 and "tenkepause login-link" in page.text
