@@ -6,11 +6,14 @@ browser profile, a stolen device) and replays it from a browser of their own.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels.webchat.cookies import csrf_token
 from bot.core.problems import UserError
 from bot.services.web_sessions import RENEW_EVERY
 from bot.web.dashboard.auth import NotStaff, issue_login_link
@@ -21,8 +24,8 @@ from tests.security.signin_site import (
     DASHBOARD_COOKIE,
     LEADER,
     OTHER_LEADER,
+    SECRET,
     Site,
-    chat_csrf,
     form_of,
     open_site,
     press_sign_in,
@@ -172,6 +175,14 @@ async def test_a_link_issued_before_removal_does_not_sign_in_after_it(
             assert (await browser.get("/chat/")).status_code == 200
 
 
+async def say(site: Site, browser: httpx.AsyncClient, text: str) -> httpx.Response:
+    """Write in the chat without reloading the page (the token comes from the cookie)."""
+    token = csrf_token(SECRET, copy_cookie(browser, CHAT_COOKIE, "/chat"))
+    return await browser.post(
+        "/chat/api/act", json={"type": "text", "text": text}, headers={"X-CSRF-Token": token}
+    )
+
+
 async def test_an_idle_chat_session_expires_after_14_days_and_an_active_one_renews(
     db_url: str, engine: AsyncEngine, sessions: Sessions
 ) -> None:
@@ -180,47 +191,59 @@ async def test_an_idle_chat_session_expires_after_14_days_and_an_active_one_rene
         assert (await press_sign_in(active, await site.chat_link(OTHER_LEADER))).status_code == 303
         idle_cookie = copy_cookie(idle, CHAT_COOKIE, "/chat")
 
-        # The active leader uses the chat every 10 days, for 40 days.
+        # The active leader writes in the chat every 10 days, for 40 days.
         for _ in range(4):
             site.clock.advance(days=10)
-            polled = await active.get("/chat/api/messages")
-            assert polled.status_code == 200
-            assert sets_cookie(polled, CHAT_COOKIE)  # the browser's expiry moves along too
-            headers = {"X-CSRF-Token": await chat_csrf(active)}
-            said = await active.post(
-                "/chat/api/act", json={"type": "text", "text": "hei"}, headers=headers
-            )
+            said = await say(site, active, "hei")
             assert said.status_code == 200
+            assert sets_cookie(said, CHAT_COOKIE)  # the browser's expiry moves along too
 
         # The idle one has not been used for 40 days: refused, also as a copied cookie.
         assert (await idle.get("/chat/")).status_code == 401
         assert await replay_chat(site, idle_cookie) == [401, 401, 401]
 
-        # A moment short of 14 days idle the session still works (and renews)...
+        # A moment short of 14 days idle the session still works (opening the page renews)...
         site.clock.advance(days=14, seconds=-60)
-        assert (await active.get("/chat/api/messages")).status_code == 200
+        assert (await active.get("/chat/")).status_code == 200
         # ...and 14 days idle after that, it is over.
         site.clock.advance(days=14)
         assert (await active.get("/chat/api/messages")).status_code == 401
+        assert (await active.get("/chat/")).status_code == 401
         for browser in (idle, active):
             await browser.aclose()
 
 
-async def test_the_idle_limit_is_configurable_and_renewal_is_not_a_write_per_poll(
+async def test_a_tab_left_open_does_not_keep_the_chat_session_alive(
+    db_url: str, engine: AsyncEngine, sessions: Sessions
+) -> None:
+    async with open_site(db_url, engine, sessions) as site:
+        tab = await signed_in_chat(site)
+        # The page polls for messages on its own; nobody is there.
+        for _ in range(13):
+            site.clock.advance(days=1)
+            polled = await tab.get("/chat/api/messages")
+            assert polled.status_code == 200 and not sets_cookie(polled, CHAT_COOKIE)
+        site.clock.advance(days=1)
+        assert (await tab.get("/chat/api/messages")).status_code == 401
+        await tab.aclose()
+
+
+async def test_the_idle_limit_is_configurable_and_renewal_is_not_a_write_per_request(
     db_url: str, engine: AsyncEngine, sessions: Sessions
 ) -> None:
     async with open_site(db_url, engine, sessions, idle_days=2) as site:
         leader = await signed_in_chat(site)
         site.clock.advance(days=1, hours=23)
-        assert (await leader.get("/chat/api/messages")).status_code == 200
+        assert (await say(site, leader, "hei")).status_code == 200
         async with site.sessions() as session:
             first = await session.scalar(select(WebSession.expires_at))
+        assert first == site.clock.now() + timedelta(days=2)
         site.clock.advance(seconds=RENEW_EVERY.total_seconds() / 2)
-        assert (await leader.get("/chat/api/messages")).status_code == 200
+        assert (await say(site, leader, "hei igjen")).status_code == 200
         async with site.sessions() as session:
             assert await session.scalar(select(WebSession.expires_at)) == first
         site.clock.advance(days=2)
-        assert (await leader.get("/chat/api/messages")).status_code == 401
+        assert (await leader.get("/chat/")).status_code == 401
         await leader.aclose()
 
 

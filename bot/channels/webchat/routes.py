@@ -107,17 +107,20 @@ class WebChat:
     def _secure(self, request: Request) -> bool:
         return request.url.scheme == "https"
 
-    async def _session_in(self, session: AsyncSession, request: Request) -> FoundSession | None:
+    async def _session_in(
+        self, session: AsyncSession, request: Request, *, renew: bool = True
+    ) -> FoundSession | None:
         """Return the request's live session (renewing it; the caller commits), or None."""
         token = token_from_cookie(self.runtime.secret, request.cookies.get(COOKIE))
         if token is None:
             return None
         now = self.runtime.clock.now()
-        return await find_session(session, token, SessionKind.WEBCHAT, now, idle=self.idle)
+        idle = self.idle if renew else None
+        return await find_session(session, token, SessionKind.WEBCHAT, now, idle=idle)
 
-    async def _signed_in(self, request: Request) -> FoundSession | None:
+    async def _signed_in(self, request: Request, *, renew: bool = True) -> FoundSession | None:
         async with self.runtime.sessions.begin() as session:
-            return await self._session_in(session, request)
+            return await self._session_in(session, request, renew=renew)
 
     def _set_session(self, response: Response, request: Request, cookie: str) -> None:
         response.set_cookie(
@@ -243,7 +246,8 @@ class WebChat:
 
     async def messages(self, request: Request) -> Response:
         """Return the person's conversation, oldest first."""
-        found = await self._signed_in(request)
+        # The page polls this unattended, so it is not use: an open tab left alone still idles out.
+        found = await self._signed_in(request, renew=False)
         if found is None:
             return JSONResponse({"error": "signed out"}, status_code=401)
         person = found.person
@@ -260,7 +264,7 @@ class WebChat:
             {"id": r.id, "sender": r.sender, "version": r.updated_at.isoformat(), **r.body}
             for r in reversed(rows)
         ]
-        return self._keep(JSONResponse({"messages": items}), request, found)
+        return JSONResponse({"messages": items})
 
     def _csrf_ok(self, request: Request) -> bool:
         expected = csrf_token(self.runtime.secret, request.cookies.get(COOKIE, ""))
@@ -286,7 +290,7 @@ class WebChat:
         assert self.runtime.router is not None
         replies = await self.runtime.router.handle(interaction)
         await self._deliver(person.id, replies)
-        return JSONResponse({"ok": True, "replies": len(replies)})
+        return self._keep(JSONResponse({"ok": True, "replies": len(replies)}), request, found)
 
     def _interaction(self, person: Person, body: dict[str, Any]) -> Interaction | None:
         kind = {
