@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # "slack=1/s/chat,...": see docs; empty means each platform's defaults.
     rate_limits: str = Field("", alias="TENKEPAUSE_RATE_LIMITS")
     demo_mode: bool = Field(False, alias="TENKEPAUSE_DEMO")
+    # A web chat session ends after this many days without use; each use renews it.
+    webchat_idle_days: float = Field(14.0, gt=0, alias="TENKEPAUSE_WEBCHAT_IDLE_DAYS")
 
     # The conversation: how long plain text still answers a prompt, and an edit in progress.
     answer_window_hours: float = Field(24.0, gt=0, alias="TENKEPAUSE_ANSWER_WINDOW_HOURS")

@@ -17,6 +17,7 @@ from storage.models.people import (
 )
 from storage.models.programme import Audience, Campaign, CampaignPrompt, Occurrence, Prompt
 from storage.models.pulses import PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models.sessions import WebSession
 from storage.models.slack_oauth import SlackBot, SlackInstallation, SlackOAuthState
 from storage.models.webchat import WebChatMessage
 
@@ -56,5 +57,6 @@ __all__ = [
     "SlackInstallation",
     "SlackOAuthState",
     "WebChatMessage",
+    "WebSession",
     "utcnow",
 ]

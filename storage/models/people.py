@@ -38,6 +38,8 @@ class Person(Timestamped, Base):
     paused_until: Mapped[date | None] = mapped_column(Date(), nullable=True)
     ignored_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     needs_attention_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when a roster import no longer names the person: every session ends, none starts.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"

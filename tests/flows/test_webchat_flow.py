@@ -19,7 +19,7 @@ from scheduler.tick import tick
 from storage.models import Identity, PeerRound, Person, PulseResponse
 from tests import factories
 from tests.flows.conftest import OPTIONS, seed_programme
-from tests.webchat.conftest import ChatWorld
+from tests.webchat.conftest import ChatWorld, open_link
 from tests.webchat.test_webchat import csrf
 
 
@@ -30,7 +30,7 @@ async def sign_in(world: ChatWorld, person_id: int) -> None:
         assert person is not None
         link = await chat_link(session, person.email, "http://testserver", world.clock.now())
     world.client.cookies.clear()
-    response = await world.client.get(link.removeprefix("http://testserver"))
+    response = await open_link(world.client, link.removeprefix("http://testserver"))
     assert response.status_code == 303
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 12:42:03.382312
+Create Date: 2026-12-02 12:45:07.107605
 """
 
 from collections.abc import Sequence
@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("paused_until", sa.Date(), nullable=True),
         sa.Column("ignored_in_a_row", sa.Integer(), nullable=False),
         sa.Column("needs_attention_since", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deactivated_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("locale IN ('nb', 'nn', 'en')", name=op.f("ck_people_locale")),
@@ -425,6 +426,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pulse_rounds")),
         sa.UniqueConstraint("survey_id", "number", name=op.f("uq_pulse_rounds_survey_id_number")),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('dashboard', 'webchat')", name=op.f("ck_web_sessions_kind")),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_web_sessions_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_person_id"), ["person_id"], unique=False)
+
     op.create_table(
         "webchat_messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1042,6 +1065,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webchat_messages_person_id"))
 
     op.drop_table("webchat_messages")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_person_id"))
+
+    op.drop_table("web_sessions")
     op.drop_table("pulse_rounds")
     op.drop_table("pulse_items")
     op.drop_table("peer_rounds")
