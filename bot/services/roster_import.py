@@ -33,6 +33,7 @@ from storage.models import (
     PeerGroup,
     Person,
 )
+from storage.queries.audience import skip_pending_deliveries
 
 CHUNK = 1000
 _PERSON_FIELDS = ("name", "role", "unit", "locale", "timezone", "slack_id", "telegram_username")
@@ -336,6 +337,7 @@ async def _deactivate(
             )
             progress.advance(what, len(part))
     await end_sessions_of(session, plan.leaving)
+    await skip_pending_deliveries(session, plan.leaving)
 
 
 def _plan_cohorts_and_groups(rows: Sequence[RosterRow], snapshot: _Snapshot, plan: _Plan) -> None:
