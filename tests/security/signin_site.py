@@ -98,7 +98,7 @@ async def open_site(
     )
     clock = FrozenClock(factories.T0)
     runtime = Runtime(settings, engine, sessions, clock, instance="security")
-    runtime.router = build_router(sessions, clock)
+    runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     app = build_app(runtime, extra_routes=dashboard_routes(runtime))
     await run_roster_import(sessions, ROSTER.read_bytes(), str(ROSTER), now=clock.now())
