@@ -12,7 +12,7 @@ from bot.services.render import render
 from storage.models import Answer, Delivery, Person
 from tests import factories
 from tests.typed_commands import EXPIRED, LOCALES, MENU, TYPED, reply_of, say
-from tests.webchat.conftest import ChatWorld
+from tests.webchat.conftest import ChatWorld, open_link
 from tests.webchat.test_webchat import csrf
 
 
@@ -20,7 +20,7 @@ async def signed_in(world: ChatWorld, locale: str, role: str = "participant") ->
     async with world.runtime.sessions.begin() as session:
         leader = await factories.person(session, locale=locale, role=role)
         link = await chat_link(session, leader.email, "http://testserver", world.clock.now())
-    response = await world.client.get(link.removeprefix("http://testserver"))
+    response = await open_link(world.client, link.removeprefix("http://testserver"))
     assert response.status_code == 303
     return leader.id
 
