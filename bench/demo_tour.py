@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -70,10 +71,20 @@ def wait_for_prompt(link: str, port: int, deadline: float) -> float:
     )
     while time.monotonic() < deadline:
         try:
-            opener.open(link, timeout=5)
+            with opener.open(link, timeout=5) as response:
+                page = response.read().decode("utf-8")
             break
         except OSError:
             time.sleep(0.5)  # the server is still starting
+    else:
+        raise SystemExit("the demo never answered its link")
+    # The link shows a sign-in button; pressing it (a POST) signs in, as in a browser.
+    action = re.search(r'<form[^>]* method="post" action="([^"]+)"', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if action is None or token is None:
+        raise SystemExit("the leader link showed no sign-in button")
+    form = urllib.parse.urlencode({"csrf_token": token.group(1)}).encode()
+    opener.open(f"http://127.0.0.1:{port}{action.group(1)}", data=form, timeout=5).close()
     messages_url = f"http://127.0.0.1:{port}/chat/api/messages"
     while time.monotonic() < deadline:
         with opener.open(messages_url, timeout=5) as response:

@@ -18,6 +18,7 @@ import random
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -188,7 +189,9 @@ async def timed_import(url: str, data: bytes, source: str) -> tuple[ImportCounts
     engine = make_engine(url)
     try:
         started = time.perf_counter()
-        counts = await run_roster_import(make_sessionmaker(engine), data, source)
+        counts = await run_roster_import(
+            make_sessionmaker(engine), data, source, now=datetime.now(UTC)
+        )
         return counts, time.perf_counter() - started
     finally:
         await engine.dispose()

@@ -92,7 +92,9 @@ async def serve(settings: Settings, clock: Clock | None = None) -> None:
         runtime = Runtime(settings, engine, sessions, clock or SystemClock())
         if settings.instance_name:
             runtime.instance = settings.instance_name
-        runtime.router = build_router(sessions, runtime.clock)
+        runtime.router = build_router(
+            sessions, runtime.clock, runtime.secret, settings.conversation_policy()
+        )
         runtime.plugins = enabled_plugins(runtime)
         app = build_starlette(runtime)
         config = uvicorn.Config(

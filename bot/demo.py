@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import SystemClock
 from bot.core.problems import UserError
 from bot.database import open_database
 from bot.prompts.bank import load_bank
@@ -55,7 +55,9 @@ async def prepare_demo(settings: Settings, examples: Path = EXAMPLES) -> list[st
     said = [f"Database ready at {settings.database_url} (migrations applied)."]
     roster, programme = examples / "roster.csv", examples / "programme.yaml"
     async with open_database(settings) as (_engine, sessions):
-        counts = await run_roster_import(sessions, roster.read_bytes(), str(roster))
+        counts = await run_roster_import(
+            sessions, roster.read_bytes(), str(roster), now=SystemClock().now()
+        )
         said.append(f"Roster {roster.name}: {counts.rows} people; {counts.summary()}.")
         report = await apply_programme_file(
             sessions, programme.read_text(encoding="utf-8"), str(programme), load_bank()
@@ -155,7 +157,6 @@ async def _open_pulse(session: AsyncSession, leader: Person, now: datetime) -> N
         opens_at=now,
         closes_at=now + timedelta(hours=survey.open_hours),
         status="open",
-        slot_secret=secrets.token_hex(32) if survey.anonymous else None,
     )
     session.add(pulse_round)
     await session.flush()

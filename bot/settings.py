@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.core.conversation import Policy
 
 DEMO_SECRET = "tenkepause-demo-only-secret"  # noqa: S105 (public on purpose: demo only)
 # Keys that are published (the demo's, and ones documentation has shown) never sign in production.
@@ -81,6 +84,12 @@ class Settings(BaseSettings):
     gc_mode: Literal["auto", "loop", "automatic"] = Field("auto", alias="TENKEPAUSE_GC_MODE")
     # Set = GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = Field(None, alias="TENKEPAUSE_METRICS_TOKEN")
+    # A web chat session ends after this many days without use; each use renews it.
+    webchat_idle_days: float = Field(14.0, gt=0, alias="TENKEPAUSE_WEBCHAT_IDLE_DAYS")
+
+    # The conversation: how long plain text still answers a prompt, and an edit in progress.
+    answer_window_hours: float = Field(24.0, gt=0, alias="TENKEPAUSE_ANSWER_WINDOW_HOURS")
+    edit_window_minutes: float = Field(30.0, gt=0, alias="TENKEPAUSE_EDIT_WINDOW_MINUTES")
 
     # Slack.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -142,6 +151,13 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         """Tell whether Teams is configured."""
         return self.teams_app_id is not None
+
+    def conversation_policy(self) -> Policy:
+        """Return how long the conversation waits for text, from these settings."""
+        return Policy(
+            answer_window=timedelta(hours=self.answer_window_hours),
+            edit_window=timedelta(minutes=self.edit_window_minutes),
+        )
 
     def secret(self) -> str:
         """Return the signing key; only a demo bound to loopback may run without one."""

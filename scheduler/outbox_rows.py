@@ -16,7 +16,9 @@ INSERT_CHUNK = 500
 
 
 def skip_reason(person: Person, local_day: date, *, attention_counts: bool = True) -> str | None:
-    """Return why a person gets nothing on `local_day` (paused, needs attention), or None."""
+    """Return why a person gets nothing on `local_day` (left, paused, attention), or None."""
+    if person.deactivated_at is not None:
+        return "left"
     if person.paused_until is not None and person.paused_until >= local_day:
         return "paused"
     if attention_counts and person.needs_attention_since is not None:

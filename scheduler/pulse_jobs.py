@@ -35,7 +35,7 @@ async def run_pulse_jobs(
     `pulserem:{pulse delivery}`), so running it twice, or beside the tick, adds nothing.
     """
     options = options or TickOptions()
-    closed = await close_due_rounds(session, now)
+    closed = await close_due_rounds(session, now, secret=options.secret)
     summaries = await queue_coach_summaries(session, await recently_closed(session, now), now)
     reminders = await create_pulse_reminders(session, now, options)
     return PulseJobReport(len(closed), summaries, reminders)

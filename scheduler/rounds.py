@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import zlib
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -89,26 +88,22 @@ async def open_due_pulse_rounds(
     but by `scheduler.pulse_jobs` through the pulse service, which also unlinks and
     reorders the anonymous responses.
     """
-    due = select(PulseRound.id, PulseSurvey.anonymous).join(
-        PulseSurvey, PulseSurvey.id == PulseRound.survey_id
-    )
+    due = select(PulseRound.id)
     if only is not None:
         due = due.where(PulseRound.id.in_(list(only)))
-    to_open = (
-        await session.execute(
-            due.where(
-                PulseRound.status == "scheduled",
-                PulseRound.opens_at <= now,
-                PulseRound.closes_at > now,
-            )
+    to_open = await session.scalars(
+        due.where(
+            PulseRound.status == "scheduled",
+            PulseRound.opens_at <= now,
+            PulseRound.closes_at > now,
         )
-    ).all()
+    )
     opened = 0
-    for round_id, anonymous in to_open:
+    for round_id in list(to_open):
         result = await session.execute(
             update(PulseRound)
             .where(PulseRound.id == round_id, PulseRound.status == "scheduled")
-            .values(status="open", slot_secret=secrets.token_hex(32) if anonymous else None)
+            .values(status="open")
         )
         if getattr(result, "rowcount", 0):
             opened += 1

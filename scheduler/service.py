@@ -6,6 +6,7 @@ APScheduler only keeps time here (in-memory job store); the schedules live in ou
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
@@ -51,6 +52,9 @@ async def start_scheduler(
         runtime.engine, runtime.instance, lease_seconds=settings.lease_seconds
     )
     options = options or TickOptions.from_settings(settings)
+    if options.secret is None and (settings.secret_key is not None or settings.demo_mode):
+        # Closing anonymous rounds maps their slots with the app's key.
+        options = replace(options, secret=runtime.secret)
     await leadership.try_acquire()
     scheduler = AsyncIOScheduler()
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}

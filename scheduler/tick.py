@@ -25,7 +25,9 @@ from bot.core.schedule import (
     local_date_of,
     personal_due,
 )
+from bot.services.conversation import forget_old_versions
 from bot.services.digest import queue_weekly_digests
+from bot.services.pulses import overwrite_closed
 from scheduler import rounds
 from scheduler.outbox_rows import insert_deliveries, outbox_row, skip_reason
 from scheduler.peer_jobs import run_peer_jobs
@@ -68,6 +70,7 @@ class TickReport:
     peer_rounds_matched: int = 0
     peer_intros: int = 0
     digests: int = 0
+    old_versions_erased: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts by name, for logs and metrics."""
@@ -105,6 +108,9 @@ async def tick(
         report.pulse_rounds_closed += pulses.closed
         report.pulse_summaries += pulses.summaries
         report.pulse_reminders += pulses.reminders
+    if pulses.closed:
+        # Outside the closing transaction: overwrite the bytes of the erased slots.
+        await overwrite_closed(session_factory.kw.get("bind"))
     async with session_factory() as session, session.begin():
         await rounds.run_pulse_rounds(session, now, options, report, memo)
     async with session_factory() as session, session.begin():
@@ -116,6 +122,9 @@ async def tick(
     if options.weekly_digests and digest_due(now, options.default_timezone):
         async with session_factory() as session, session.begin():
             report.digests += await queue_weekly_digests(session, now)
+    async with session_factory() as session, session.begin():
+        # An edited answer's old text is kept only while it can be undone.
+        report.old_versions_erased += await forget_old_versions(session, now)
     log.info("tick done", extra={"tick": report.as_dict()})
     return report
 

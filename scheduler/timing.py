@@ -27,6 +27,8 @@ class TickOptions:
     peer_catch_up: timedelta = timedelta(days=1)
     # Coaches' weekly digests, queued on Monday mornings.
     weekly_digests: bool = True
+    # The app's secret key: closing an anonymous pulse round maps its slots with it.
+    secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TickOptions:

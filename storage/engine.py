@@ -32,6 +32,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are zeroed, not left in free space: closing a pulse round erases slots.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -29,6 +29,8 @@ from storage.models import (
 
 _numbers = itertools.count(1)
 T0 = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
+# The app key tests hand to routers and services (slots of anonymous pulses are keyed by it).
+SECRET = "factories-test-secret-with-32-bytes!"
 ENERGY = {"en": "How is your energy this week?"}
 
 

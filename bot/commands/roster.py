@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.clock import SystemClock
 from bot.commands.common import console, run
 from bot.core.problems import UserError
 from bot.database import open_database
@@ -65,7 +66,12 @@ def import_command(
                 disable=not sys.stderr.isatty(),
             ) as progress:
                 return await run_roster_import(
-                    sessions, data, source, dry_run=dry_run, progress=_Bar(progress)
+                    sessions,
+                    data,
+                    source,
+                    now=SystemClock().now(),
+                    dry_run=dry_run,
+                    progress=_Bar(progress),
                 )
 
     counts = run(go())

@@ -19,9 +19,11 @@ Rules, applied until nothing changes:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from bot.core.problems import InvalidInput, Problem
 
@@ -35,6 +37,7 @@ class WithheldReason(StrEnum):
     TOO_FEW = "too_few"  # fewer respondents than the threshold
     DIFFERENCING = "differencing"  # too close to a shown parent: the difference would leak
     COMPLEMENT = "complement"  # the hidden parts could be derived from the shown ones
+    ROUND_OPEN = "round_open"  # the round is open: only the response rate is shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Withheld:
         """Return an English sentence saying why (callers translate it)."""
         if self.reason is WithheldReason.TOO_FEW:
             return f"Hidden: fewer than {self.min_responses} people answered."
+        if self.reason is WithheldReason.ROUND_OPEN:
+            return "Hidden: the round is still open; results are shown when it closes."
         if self.reason is WithheldReason.DIFFERENCING:
             return (
                 f"Hidden: it differs from a larger group by fewer than {self.min_responses} "
@@ -174,3 +179,44 @@ def _protect_complement(
         shown.discard(smallest.key)
         withheld[smallest.key] = Withheld(WithheldReason.COMPLEMENT, k)
         changed = True
+
+
+Value = TypeVar("Value", bound=Hashable)
+
+
+def coarsen(
+    rows: Sequence[tuple[Value | None, ...]], min_responses: int
+) -> list[tuple[Value | None, ...]]:
+    """Blank attribute values until every combination holds at least `min_responses` rows.
+
+    Each row is one respondent's attributes, coarsest first (e.g. cohort, unit, group);
+    None means unknown, and a blanked value becomes None. Attribute by attribute, within
+    each combination of the ones before it, a value held by fewer than `min_responses` rows
+    is blanked, and while the blanked rows are 1 to `min_responses - 1` the smallest value
+    left is blanked too. Every combination of the values kept, over any subset of the
+    attributes, then holds `min_responses` rows or more, provided the rows do together.
+    """
+    k = effective_min_responses(min_responses)
+    result = [list(row) for row in rows]
+    width = len(result[0]) if result else 0
+    for column in range(width):
+        groups: dict[tuple[Value | None, ...], list[list[Value | None]]] = {}
+        for row in result:
+            groups.setdefault(tuple(row[:column]), []).append(row)
+        for members in groups.values():
+            _blank_small(members, column, k)
+    return [tuple(row) for row in result]
+
+
+def _blank_small(members: list[list[Value | None]], column: int, k: int) -> None:
+    counts = Counter(row[column] for row in members)
+    kept = {value for value, count in counts.items() if value is not None and count >= k}
+    blanked = len(members) - sum(counts[value] for value in kept)
+    # Blanked rows fewer than k could be told apart as "the others": blank more.
+    while 0 < blanked < k and kept:
+        smallest = min(kept, key=lambda value: (counts[value], repr(value)))
+        kept.discard(smallest)
+        blanked += counts[smallest]
+    for row in members:
+        if row[column] not in kept:
+            row[column] = None

@@ -29,6 +29,8 @@ EDIT = "edit"
 VISIBILITY = "vis"
 PULSE = "pls"
 MEETING = "met"
+UNDO = "undo"
+AWAIT = "awt"
 
 MAX_ANSWER_LENGTH = 4000
 
@@ -47,6 +49,24 @@ def visibility_label(tr: Translator, visibility: str) -> str:
 def visibility_choices(tr: Translator) -> tuple[tuple[str, str], ...]:
     """Return (value, label) for every visibility, most private first."""
     return tuple((v.value, visibility_label(tr, v)) for v in Visibility)
+
+
+def form_value(delivery_id: int, offered: str | None) -> str:
+    """Return a form's signed value: the delivery and the visibility the form preselects."""
+    return f"{delivery_id}.{offered}" if offered else str(delivery_id)
+
+
+def read_form_value(value: str) -> tuple[int | None, str | None]:
+    """Return (delivery id, preselected visibility) of a form value; None for what is absent."""
+    head, _, offered = value.partition(".")
+    known = offered if offered in {v.value for v in Visibility} else None
+    return (int(head) if head.isdigit() else None), known
+
+
+def quoted(text: str, limit: int = 120) -> str:
+    """Quote a person's text, shortened to `limit` characters."""
+    flat = " ".join(text.split())
+    return "«" + (flat if len(flat) <= limit else flat[: limit - 1] + "…") + "»"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +91,14 @@ def prompt_message(tr: Translator, view: PromptView) -> OutMessage:
     if view.group:
         context.append(_("Answers here are visible to your peer group and coach."))
     visibilities = () if view.group else visibility_choices(tr)
+    default = Visibility.GROUP.value if view.group else view.default_visibility
     ask = TextRequest(
         label=_("Your reflection"),
         action=ANSWER,
-        value=str(view.delivery_id),
+        value=form_value(view.delivery_id, None if view.group else default),
         submit_label=_("Save"),
         visibilities=visibilities,
-        default_visibility=Visibility.GROUP.value if view.group else view.default_visibility,
+        default_visibility=default,
         max_length=MAX_ANSWER_LENGTH,
     )
     return OutMessage(
@@ -91,11 +112,18 @@ def prompt_message(tr: Translator, view: PromptView) -> OutMessage:
 
 
 def answered_message(
-    tr: Translator, view: PromptView, visibility: str, has_follow_up_answer: bool = False
+    tr: Translator,
+    view: PromptView,
+    visibility: str,
+    has_follow_up_answer: bool = False,
+    follow_up_visibility: str | None = None,
 ) -> OutMessage:
-    """Compose the prompt message as it looks once answered: status, Edit and follow-up."""
+    """Compose the prompt as it looks once answered: the stored visibilities, Edit, follow-up."""
     _ = tr.gettext
-    status = _("Answered. Visible to: {who}.").format(who=visibility_label(tr, visibility))
+    status = [_("Answered. Visible to: {who}.").format(who=visibility_label(tr, visibility))]
+    if follow_up_visibility is not None:
+        who = visibility_label(tr, follow_up_visibility)
+        status.append(_("Follow-up visible to: {who}.").format(who=who))
     buttons = [Button(_("Edit"), EDIT, str(view.delivery_id))]
     if view.follow_up and not has_follow_up_answer:
         buttons.append(Button(_("Go one step further"), FOLLOW_UP, str(view.delivery_id)))
@@ -103,7 +131,7 @@ def answered_message(
         text=view.question,
         locale=view.locale,
         title=_("A pause to think"),
-        context=(status,),
+        context=tuple(status),
         rows=(tuple(buttons),),
         tag="answered",
     )
@@ -117,7 +145,7 @@ def edit_request(
     return TextRequest(
         label=_("Edit your reflection"),
         action=ANSWER,
-        value=str(view.delivery_id),
+        value=form_value(view.delivery_id, None if view.group else visibility),
         submit_label=_("Save"),
         initial_text=current_text,
         visibilities=() if view.group else visibility_choices(tr),
@@ -126,10 +154,13 @@ def edit_request(
     )
 
 
-def follow_up_message(tr: Translator, view: PromptView) -> OutMessage:
-    """Compose the deepening follow-up question for an answered prompt."""
+def follow_up_message(
+    tr: Translator, view: PromptView, visibility: str | None = None
+) -> OutMessage:
+    """Compose the deepening follow-up question, preselecting `visibility` (the parent's)."""
     _ = tr.gettext
     assert view.follow_up is not None
+    default = visibility or view.default_visibility
     return OutMessage(
         text=view.follow_up,
         locale=view.locale,
@@ -137,10 +168,10 @@ def follow_up_message(tr: Translator, view: PromptView) -> OutMessage:
         ask=TextRequest(
             label=_("Your reflection"),
             action=FOLLOW_UP,
-            value=str(view.delivery_id),
+            value=form_value(view.delivery_id, None if view.group else default),
             submit_label=_("Save"),
             visibilities=() if view.group else visibility_choices(tr),
-            default_visibility=view.default_visibility,
+            default_visibility=default,
             max_length=MAX_ANSWER_LENGTH,
         ),
         tag="follow_up",
@@ -160,6 +191,68 @@ def saved_message(tr: Translator, answer_id: int, visibility: str, locale: str) 
         for value, label in visibility_choices(tr)
     )
     return OutMessage(text=text, locale=locale, rows=(buttons,), tag="saved")
+
+
+def edited_message(
+    tr: Translator,
+    answer_id: int,
+    before: str,
+    after: str,
+    visibility: str,
+    locale: str,
+    undo_minutes: int,
+) -> OutMessage:
+    """Show an edit before and after, who can read it, and how to undo it."""
+    _ = tr.gettext
+    lines = [
+        _("Your reflection is changed."),
+        _("Before: {text}").format(text=quoted(before, 400)),
+        _("Now: {text}").format(text=quoted(after, 400)),
+        _("Visible to: {who}.").format(who=visibility_label(tr, visibility)),
+    ]
+    hint = _("Write “undo” within {minutes} minutes to get the old version back.")
+    undo = Button(_("Undo"), UNDO, str(answer_id))
+    return OutMessage(
+        text="\n".join(lines),
+        locale=locale,
+        context=(hint.format(minutes=undo_minutes),),
+        rows=((undo,),),
+        tag="edited",
+    )
+
+
+def goes_to(tr: Translator, question: str) -> str:
+    """Say which question the person's next free text answers."""
+    return tr.gettext("Your answer goes to: {target}").format(target=quoted(question))
+
+
+def menu_message(
+    tr: Translator,
+    locale: str,
+    *,
+    coach: bool,
+    expired: bool,
+    open_question: tuple[int, str] | None = None,
+) -> OutMessage:
+    """Say that nothing waits for text, so nothing was saved, and what the person can do."""
+    _ = tr.gettext
+    if expired:
+        first = _(
+            "The question you were answering has waited too long, so I did not save what you wrote."
+        )
+    else:
+        first = _(
+            "I am not waiting for an answer from you right now, so I did not save what you wrote."
+        )
+    lines = [first, _("You can write: help · pause · resume · language · my answers · stop")]
+    if coach:
+        lines.append(_("For coaches: dashboard"))
+    rows: tuple[tuple[Button, ...], ...] = ()
+    if open_question is not None:
+        delivery_id, question = open_question
+        label = _("Answer: {question}").format(question=quoted(question, 60))
+        rows = ((Button(label, AWAIT, str(delivery_id), "primary"),),)
+    return OutMessage(text="\n".join(lines), locale=locale, rows=rows, tag="menu")
 
 
 def notice(text: str, locale: str, tag: str = "notice") -> OutMessage:

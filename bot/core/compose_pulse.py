@@ -3,8 +3,10 @@
 A pulse round reaches each leader as one card (one chat message). The card shows one
 item at a time with its answer buttons; answering moves on to the next unanswered item,
 and "Previous"/"Next" move freely, so the card keeps to one message that every platform
-can update in place. The chosen value is marked (style "primary") and listed under "Your
-answers", and stays changeable while the round is open.
+can update in place. In a named survey the chosen value is marked (style "primary") and
+listed under "Your answers"; in an anonymous one the card only says which items are
+registered, never the value, because the card is a message that chat stores keep under the
+person. Answers stay changeable while the round is open.
 
 Button values are compact, because the signed button data must fit 64 bytes:
 ``{delivery_id}.{item_position}.{value}``, where value is the number for Likert and scale
@@ -68,6 +70,7 @@ class PulseView:
     reminder: bool = False
     notice: str | None = None
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    min_responses: int = 5  # the survey's anonymity threshold, quoted by the notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ def pulse_message(tr: Translator, view: PulseView) -> OutMessage:
             _("Question {number} of {count}").format(number=view.current + 1, count=len(view.items))
         )
     if view.anonymous:
-        context.append(_("Anonymous: your name is not stored with your answer."))
+        context.append(anonymity_notice(tr, view.min_responses))
     summary = answers_line(tr, view)
     if summary:
         context.append(summary)
@@ -146,12 +149,28 @@ def pulse_message(tr: Translator, view: PulseView) -> OutMessage:
     )
 
 
+def anonymity_notice(tr: Translator, min_responses: int) -> str:
+    """Say what anonymity promises, exactly as docs/privacy.md guarantees it."""
+    return tr.gettext(
+        "Anonymous: your answer is stored without your name or anything else that points to "
+        "you, and is shown only after the round closes, in results of at least {k} people. "
+        "This card shows only that you answered. The chat service you use can see what you "
+        "tap or write here."
+    ).format(k=min_responses)
+
+
 def answers_line(tr: Translator, view: PulseView) -> str:
-    """Summarise the answers given so far, item by item ("" when none)."""
+    """Summarise the answers given so far, item by item ("" when none).
+
+    An anonymous card says only "registered": the card is stored under the person.
+    """
     shown = []
+    registered = tr.gettext("registered")
     for number, item in enumerate(view.items, start=1):
         chosen = view.answers.get(item.position)
-        if chosen is not None:
+        if chosen is not None and view.anonymous:
+            shown.append(f"{number}: {registered}")
+        elif chosen is not None:
             shown.append(f"{number}: {_answer_text(tr, item, chosen)}")
     if not shown:
         return ""
@@ -169,7 +188,8 @@ def _answer_text(tr: Translator, item: ItemView, chosen: Chosen) -> str:
 
 
 def _answer_rows(tr: Translator, view: PulseView, item: ItemView) -> list[tuple[Button, ...]]:
-    chosen = view.answers.get(item.position, Chosen())
+    # An anonymous card marks no button: the marked one would be the answer.
+    chosen = Chosen() if view.anonymous else view.answers.get(item.position, Chosen())
     ref = view.delivery_id, item.position
 
     def button(label: str, value: int, marked: bool) -> Button:
@@ -233,6 +253,7 @@ class RoundSummary:
     is_open: bool
     answered: int
     asked: int
+    part: str | None = None  # the cohort these figures are about; None: the whole round
     reports: tuple[ItemReport, ...] = ()
     item_texts: Mapping[str, str] = field(default_factory=dict)
     option_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -245,6 +266,9 @@ def withheld_text(tr: Translator, withheld: Withheld) -> str:
     _ = tr.gettext
     texts = {
         WithheldReason.TOO_FEW: _("Hidden: fewer than {k} people answered."),
+        WithheldReason.ROUND_OPEN: _(
+            "Hidden: the round is still open; results are shown when it closes."
+        ),
         WithheldReason.DIFFERENCING: _(
             "Hidden: it differs from a larger group by fewer than {k} people, "
             "so comparing the two would reveal their answers."
@@ -285,7 +309,8 @@ def results_message(
 def _summary_lines(tr: Translator, locale: str, summary: RoundSummary) -> list[str]:
     _ = tr.gettext
     state = _("open") if summary.is_open else _("closed")
-    lines = [f"{summary.label} ({state})"]
+    name = f"{summary.label} · {summary.part}" if summary.part else summary.label
+    lines = [f"{name} ({state})"]
     rate = (
         _("Answered: {answered} of {asked} ({percent})").format(
             answered=summary.answered,

@@ -1,10 +1,13 @@
 """Coach commands for pulses and peer rounds: `results`, `close ROUND`, `closing ROUND TEXT`.
 
 A round is named `survey-key#number` (as `results` lists it), or just `survey-key` for its
-latest round. Coaches reach the surveys of their own cohorts; admins reach every survey.
+latest round. Coaches reach the surveys of their own cohorts and see only those cohorts'
+figures; admins reach every survey and see whole rounds.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from bot.core.compose_peers import meeting_rate_line
 from bot.core.compose_pulse import results_message
@@ -17,10 +20,10 @@ from bot.services.pulse_closing import (
     coach_rounds,
     find_round,
     queue_coach_summaries,
-    round_summary,
+    round_summaries,
     send_closing,
 )
-from bot.services.pulses import close_round
+from bot.services.pulses import close_round, overwrite_closed
 from storage.models import PulseRound
 
 
@@ -29,7 +32,11 @@ async def show_results(context: Context) -> list[Reply]:
     _ = context._
     cohorts = await coaching.coached_cohort_ids(context.session, context.me)
     rounds = await coach_rounds(context.session, cohorts)
-    summaries = [await round_summary(context.session, r.id, context.locale) for r in rounds]
+    summaries = [
+        summary
+        for r in rounds
+        for summary in await round_summaries(context.session, r.id, context.locale, cohorts)
+    ]
     message = results_message(context.tr, context.locale, summaries)
     peer_rounds = await coach_peer_rounds(context.session, cohorts)
     if peer_rounds:
@@ -73,10 +80,12 @@ async def close_now(context: Context) -> list[Reply]:
     if found.status == "closed":
         text = context._("That round is already closed.")
         return context.say(text, tag="refused", ephemeral=True)
-    await close_round(context.session, found.id)
+    await close_round(context.session, found.id, secret=context.secret)
+    context.after_commit.append(partial(overwrite_closed, context.session.bind))
     await queue_coach_summaries(context.session, [found.id], context.now)
-    summary = await round_summary(context.session, found.id, context.locale)
-    return [Reply(results_message(context.tr, context.locale, [summary]), ephemeral=True)]
+    cohorts = await coaching.coached_cohort_ids(context.session, context.me)
+    summaries = await round_summaries(context.session, found.id, context.locale, cohorts)
+    return [Reply(results_message(context.tr, context.locale, summaries), ephemeral=True)]
 
 
 async def send_closing_message(context: Context) -> list[Reply]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import NullTranslations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, OutMessage
 from bot.i18n import gettext_for
 from storage.models import Identity, Person
@@ -21,6 +22,9 @@ class Reply:
     message: OutMessage
     replace: str | None = None
     ephemeral: bool = False
+    # The act's own text answered an anonymous pulse item: a channel that keeps the
+    # person's messages (the web chat) must not keep this one.
+    conceal_input: bool = False
 
 
 @dataclass
@@ -32,6 +36,10 @@ class Context:
     now: datetime
     person: Person | None = None
     identity: Identity | None = None
+    secret: str = ""  # the app's secret key (keys anonymous pulse slots); never stored
+    # Work to do once the transaction has committed (e.g. overwriting erased bytes).
+    after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def locale(self) -> str:

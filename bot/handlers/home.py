@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.messages import Button, OutMessage, TextRequest
 from bot.core.pause_dates import parse_until
-from bot.handlers.account import mine
+from bot.handlers.account import LANGUAGE_BUTTON, LANGUAGES, mine
 from bot.handlers.context import Context, Reply
 from bot.services import preferences
 from bot.services.upcoming import next_prompt_at
@@ -14,9 +14,8 @@ from storage.queries.audience import skip_paused_deliveries
 
 PAUSE = "pau"
 RESUME = "res"
-LANGUAGE = "lng"
+LANGUAGE = LANGUAGE_BUTTON
 TIMEZONE = "tz"
-LANGUAGES = (("nb", "Bokmål"), ("nn", "Nynorsk"), ("en", "English"))
 
 
 async def home(context: Context) -> list[Reply]:

@@ -8,17 +8,19 @@ reply puts the updated card in place of the one the person acted on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 
 from bot.core.compose_pulse import ButtonRef, parse_ref
+from bot.core.conversation import Purpose, expect
+from bot.core.messages import InteractionKind
 from bot.core.pulse_values import DEFAULT_MAX_TEXT_LENGTH, InvalidPulseValue, RawValue, int_range
 from bot.core.vocabulary import PulseItemKind
-from bot.handlers import reflection
 from bot.handlers.context import Context, Handler, Reply
-from bot.services import answers
+from bot.services import conversation
 from bot.services.pulse_messages import (
     PULSE_KINDS,
+    chosen_of,
     current_answers,
     first_unanswered,
     option_keys,
@@ -27,10 +29,8 @@ from bot.services.pulse_messages import (
     shown_position,
     survey_items,
 )
-from bot.services.pulses import PulseRoundClosed, record_response
+from bot.services.pulses import PulseRoundClosed, own_response, record_response
 from storage.models import Delivery, PulseItem, PulseRound, PulseSurvey
-
-AWAITING_STAGE = "pulse"
 
 
 @dataclass
@@ -124,19 +124,39 @@ async def _card_reply(
         context.session, delivery, context.locale, position=position, after=after, notice=notice
     )
     remember_position(delivery, card.position)
-    identity = context.identity
-    if identity is not None and card.kind == "text" and card.message.ask is not None:
-        # A plain chat reply (Telegram, web chat) now answers this card's text question.
-        identity.awaiting_delivery_id, identity.awaiting_stage = delivery.id, AWAITING_STAGE
-    elif identity is not None and identity.awaiting_delivery_id == delivery.id:
-        identity.awaiting_delivery_id = identity.awaiting_stage = None
+    await _await_text(context, delivery, card.position, card.kind == "text" and card.message.ask)
     return Reply(card.message, replace=_reply_ref(context, delivery))
+
+
+async def _await_text(context: Context, delivery: Delivery, position: int, asks: object) -> None:
+    """Let plain chat text answer the card's text item, only while that item is unanswered."""
+    session, me = context.session, context.me
+    if asks:
+        pulse_round = await session.get(PulseRound, delivery.pulse_round_id)
+        assert pulse_round is not None
+        items = await survey_items(session, pulse_round.survey_id)
+        answered = await current_answers(session, pulse_round, items, me.id)
+        if position not in answered:
+            state = expect(Purpose.PULSE_TEXT, delivery.id, context.now, context.policy)
+            await conversation.expect(session, me.id, state)
+            return
+    await conversation.clear(session, me.id, delivery.id)
 
 
 async def _record(
     context: Context, target: Target, raw: RawValue, *, stay: bool = False
 ) -> list[Reply]:
     """Store an answer and show the card: the same item when `stay`, else the next one."""
+    # Typed text answering an anonymous item must not be kept as the person's message.
+    typed = context.interaction.kind is InteractionKind.TEXT
+    conceal = target.survey.anonymous and typed
+    replies = await _record_and_show(context, target, raw, stay=stay)
+    return [replace(reply, conceal_input=conceal) for reply in replies]
+
+
+async def _record_and_show(
+    context: Context, target: Target, raw: RawValue, *, stay: bool
+) -> list[Reply]:
     _ = context._
     item = target.item
     try:
@@ -147,6 +167,7 @@ async def _record(
             context.me.id,
             raw,
             context.now.date(),
+            secret=context.secret,
         )
     except PulseRoundClosed:
         text = _("This pulse round is closed, so your answer was not saved.")
@@ -158,6 +179,11 @@ async def _record(
         # Only named rounds get a time: in an anonymous round it would date the answer.
         target.delivery.answered_at = context.now
     notice = _("Your earlier answer was changed.") if recorded.replaced else _("Saved.")
+    if target.survey.anonymous and item.kind == PulseItemKind.MULTI.value:
+        notice = _(
+            "Saved. Your choices are not shown here, so that they are not kept under your "
+            "name: tap an option again to take it back."
+        )
     position, after = (item.position, None) if stay else (None, item.position)
     replies = [
         await _card_reply(context, target.delivery, position=position, after=after, notice=notice)
@@ -208,11 +234,17 @@ async def press_value(context: Context) -> list[Reply]:
 
 
 async def _toggle(context: Context, target: Target, choice: str) -> list[Reply]:
-    items = [target.item]
-    answers_now = await current_answers(context.session, target.pulse_round, items, context.me.id)
-    chosen = answers_now.get(target.item.position)
+    # Read through the slot: an anonymous card does not show (or know) the choices.
+    mine = await own_response(
+        context.session,
+        target.pulse_round.id,
+        target.item.id,
+        context.me.id,
+        secret=context.secret,
+    )
+    chosen = chosen_of(target.item, mine)
     keys = option_keys(target.item)
-    picked = {keys[i] for i in chosen.choices} if chosen else set()
+    picked = {keys[i] for i in chosen.choices}
     picked ^= {choice}
     if not picked:
         text = context._("Choose at least one option; pick another before removing this one.")
@@ -254,40 +286,31 @@ async def _text_answer(context: Context, target: Target) -> list[Reply]:
     return await _record(context, target, context.interaction.text)
 
 
-async def _replied_pulse(context: Context) -> Delivery | None:
-    """Return the person's pulse a chat message answers: by reply, or the card waiting."""
-    session, interaction = context.session, context.interaction
-    if interaction.reply_to:
-        replied = await answers.delivery_by_ref(session, interaction.platform, interaction.reply_to)
-        if replied is not None and replied.kind in PULSE_KINDS:
-            return replied if replied.person_id == context.me.id else None
-        if replied is not None:
-            return None
-    identity = context.identity
-    if identity is None or identity.awaiting_stage != AWAITING_STAGE:
-        return None
-    if identity.awaiting_delivery_id is None:
-        return None
-    waiting = await session.get(Delivery, identity.awaiting_delivery_id)
-    if waiting is None or waiting.kind not in PULSE_KINDS or waiting.person_id != context.me.id:
-        return None
-    return waiting
+async def answer_text(context: Context, delivery_id: int) -> list[Reply]:
+    """Answer the text item a pulse card shows with a chat message, unless already answered.
+
+    An answered text item is changed only through the card, never by later chat text.
+    """
+    try:
+        return await _answer_text(context, delivery_id)
+    except Refused as refused:
+        return refused.replies
 
 
-@refusing
-async def reply_text(context: Context) -> list[Reply]:
-    """Answer a pulse card's text question by chat reply; any other text is a reflection."""
-    if context.interaction.is_group_chat and not context.interaction.reply_to:
-        return await reflection.reply_text(context)
-    delivery = await _replied_pulse(context)
-    if delivery is None:
-        return await reflection.reply_text(context)
+async def _answer_text(context: Context, delivery_id: int) -> list[Reply]:
+    delivery = await _own_pulse(context, delivery_id)
     pulse_round = await context.session.get(PulseRound, delivery.pulse_round_id)
     assert pulse_round is not None
     items = await survey_items(context.session, pulse_round.survey_id)
+    answered = await current_answers(context.session, pulse_round, items, context.me.id)
     position = shown_position(delivery)
     if position is None:
-        answered = await current_answers(context.session, pulse_round, items, context.me.id)
         position = items[first_unanswered(items, answered)].position
     target = await _target(context, ButtonRef(delivery.id, position))
+    if target.item.kind == "text" and position in answered:
+        await conversation.clear(context.session, context.me.id, delivery.id)
+        text = context._(
+            "This answer is already registered, so I did not change it. Use the card to change it."
+        )
+        return context.say(text, tag="pulse_refused")
     return await _text_answer(context, target)

@@ -1,59 +1,126 @@
-"""Answer a reflection prompt: submit a form, reply in chat, edit, go one step further."""
+"""Answer a reflection prompt: submit a form, reply in chat, edit and undo, go one step further.
+
+Only an explicit act replaces a stored answer: a submitted form, an edit the person asked
+for ("Edit", "endre"), or editing the chat message that carried the answer. Each
+replacement shows the text before and after and can be undone for a while.
+"""
 
 from __future__ import annotations
 
 from bot.core import compose
+from bot.core.conversation import Purpose, expect, parse_command
 from bot.core.messages import OutMessage
 from bot.handlers.context import Context, Reply
-from bot.services import answers
+from bot.services import answers, conversation
 from bot.services.prompt_views import prompt_view
-from storage.models import Answer, Delivery
+from storage.models import Delivery
 
 
-def _delivery_id(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
-
-
-async def _updated_prompt(context: Context, delivery: Delivery, answer: Answer) -> list[Reply]:
-    """Put the answered version of the prompt in place of the original message."""
+async def updated_prompt(context: Context, delivery: Delivery) -> list[Reply]:
+    """Put the answered version of the prompt, with what is stored, in place of the original."""
     if delivery.message_ref is None or delivery.platform != context.interaction.platform:
         return []
+    main = await answers.own_answer(context.session, delivery.id, context.me.id)
+    if main is None:
+        return []
+    follow_up = await answers.follow_up_answer(context.session, delivery.id, context.me.id)
     view = await prompt_view(context.session, delivery, context.locale)
-    follow_up_done = answer.stage == "follow_up"
-    message = compose.answered_message(context.tr, view, answer.visibility, follow_up_done)
+    differs = follow_up is not None and follow_up.visibility != main.visibility
+    message = compose.answered_message(
+        context.tr,
+        view,
+        main.visibility,
+        follow_up is not None,
+        follow_up.visibility if differs and follow_up is not None else None,
+    )
     return [Reply(message, replace=delivery.message_ref)]
 
 
-async def _store(
-    context: Context, delivery: Delivery, text: str, stage: str, visibility: str | None
+def _minutes(context: Context) -> int:
+    return int(context.policy.undo_window.total_seconds() // 60)
+
+
+async def store(
+    context: Context,
+    delivery: Delivery,
+    text: str,
+    stage: str,
+    *,
+    visibility: str | None = None,
+    offered: str | None = None,
+    replace: bool = False,
+    went_to: bool = False,
 ) -> list[Reply]:
-    interaction = context.interaction
+    """Store an answer; replace one only when `replace` (an explicit edit), with undo."""
+    session, me = context.session, context.me
     try:
-        answer = await answers.save_answer(
-            context.session,
+        saved = await answers.save_answer(
+            session,
             delivery,
-            context.me,
+            me,
             text,
-            platform=interaction.platform,
+            platform=context.interaction.platform,
             now=context.now,
             stage=stage,
             visibility=visibility,
-            source_ref=interaction.fields.get("message_ref"),
+            offered=offered,
+            source_ref=context.interaction.fields.get("message_ref"),
+            replace=replace,
         )
     except answers.EmptyAnswer:
         return context.say(context._("Your answer was empty, so nothing was saved."))
-    if context.identity is not None and context.identity.awaiting_delivery_id == delivery.id:
-        context.identity.awaiting_delivery_id = context.identity.awaiting_stage = None
-    replies = await _updated_prompt(context, delivery, answer)
-    saved = compose.saved_message(context.tr, answer.id, answer.visibility, context.locale)
-    return [*replies, Reply(saved, ephemeral=True)]
+    except answers.AlreadyAnswered:
+        await conversation.clear(session, me.id, delivery.id)
+        return already_answered(context)
+    await conversation.clear(session, me.id, delivery.id)
+    replies = await updated_prompt(context, delivery)
+    answer = saved.answer
+    if saved.replaced:
+        assert saved.before_text is not None and saved.before_visibility is not None
+        before = conversation.Undo(answer.id, saved.before_text, saved.before_visibility)
+        await conversation.remember_undo(
+            session, me.id, before, context.now + context.policy.undo_window
+        )
+        message = compose.edited_message(
+            context.tr,
+            answer.id,
+            saved.before_text,
+            answer.text,
+            answer.visibility,
+            context.locale,
+            _minutes(context),
+        )
+        return [*replies, Reply(message, ephemeral=True)]
+    message = compose.saved_message(context.tr, answer.id, answer.visibility, context.locale)
+    if went_to:
+        view = await prompt_view(session, delivery, context.locale)
+        question = view.follow_up if stage == "follow_up" and view.follow_up else view.question
+        went = context._("Your answer went to: {target}").format(target=compose.quoted(question))
+        message = OutMessage(
+            text=message.text,
+            locale=message.locale,
+            rows=message.rows,
+            context=(went,),
+            tag=message.tag,
+        )
+    return [*replies, Reply(message, ephemeral=True)]
 
 
-async def _own_delivery(context: Context) -> Delivery | None:
-    delivery_id = _delivery_id(context.interaction.value)
+def already_answered(context: Context) -> list[Reply]:
+    """Say that a stored answer was left as it is, and how to change it."""
+    text = context._(
+        "You have already answered this question, so your answer was not changed. "
+        "To change it, press Edit or write “edit”."
+    )
+    return context.say(text, tag="already_answered")
+
+
+async def _own_delivery(context: Context) -> tuple[Delivery | None, str | None]:
+    delivery_id, offered = compose.read_form_value(context.interaction.value)
     if delivery_id is None:
-        return None
-    return await answers.answerable_delivery(context.session, delivery_id, context.me.id)
+        return None, None
+    delivery = await answers.answerable_delivery(context.session, delivery_id, context.me.id)
+    return delivery, offered
 
 
 def _not_yours(context: Context) -> list[Reply]:
@@ -62,98 +129,99 @@ def _not_yours(context: Context) -> list[Reply]:
     )
 
 
-async def submit_answer(context: Context) -> list[Reply]:
-    """Store the answer typed into a form, with the visibility chosen there."""
-    delivery = await _own_delivery(context)
+async def _submit(context: Context, stage: str) -> list[Reply]:
+    delivery, offered = await _own_delivery(context)
     if delivery is None:
         return _not_yours(context)
-    visibility = context.interaction.fields.get("visibility")
-    return await _store(context, delivery, context.interaction.text, "main", visibility)
+    return await store(
+        context,
+        delivery,
+        context.interaction.text,
+        stage,
+        visibility=context.interaction.fields.get("visibility"),
+        offered=offered,
+        replace=True,  # a submitted form names its prompt: an explicit answer or edit
+    )
+
+
+async def submit_answer(context: Context) -> list[Reply]:
+    """Store the answer typed into a form, with the visibility chosen there."""
+    return await _submit(context, "main")
 
 
 async def submit_follow_up(context: Context) -> list[Reply]:
-    """Store the answer to a follow-up question."""
-    delivery = await _own_delivery(context)
+    """Store the answer to a follow-up question typed into its form."""
+    return await _submit(context, "follow_up")
+
+
+async def answer_text(
+    context: Context, delivery_id: int, purpose: Purpose, *, implicit: bool = False
+) -> list[Reply]:
+    """Store a chat message as `purpose` for the delivery; only an edit replaces an answer."""
+    delivery = await answers.answerable_delivery(context.session, delivery_id, context.me.id)
     if delivery is None:
+        await conversation.clear(context.session, context.me.id, delivery_id)
         return _not_yours(context)
-    visibility = context.interaction.fields.get("visibility")
-    return await _store(context, delivery, context.interaction.text, "follow_up", visibility)
-
-
-async def _delivery_for_text(context: Context) -> tuple[Delivery | None, str]:
-    """Work out which prompt a chat message answers, and at which stage."""
-    session, interaction, me = context.session, context.interaction, context.me
-    if interaction.reply_to:
-        replied = await answers.delivery_by_ref(session, interaction.platform, interaction.reply_to)
-        if replied is not None:
-            owned = await answers.answerable_delivery(session, replied.id, me.id)
-            return owned, "follow_up" if replied.kind == "follow_up" else "main"
-    if interaction.is_group_chat:
-        # In a group, only a reply to one of our prompts is an answer; anything else is
-        # the group's own conversation (e.g. a thread the bot was mentioned in).
-        return None, "main"
-    identity = context.identity
-    if identity is not None and identity.awaiting_delivery_id is not None:
-        owned = await answers.answerable_delivery(session, identity.awaiting_delivery_id, me.id)
-        if owned is not None:
-            return owned, identity.awaiting_stage or "main"
-    return await answers.latest_open_delivery(session, me.id, context.now), "main"
-
-
-async def reply_text(context: Context) -> list[Reply]:
-    """Treat a chat message as the answer to the prompt it replies to, or the open one."""
-    delivery, stage = await _delivery_for_text(context)
-    if delivery is None and context.interaction.is_group_chat:
-        return []
-    if delivery is None:
-        return context.say(
-            context._(
-                "I have no open question for you right now. Write /help to see what I can do."
-            )
-        )
-    return await _store(context, delivery, context.interaction.text, stage, None)
+    stage = "follow_up" if purpose is Purpose.FOLLOW_UP else "main"
+    return await store(
+        context,
+        delivery,
+        context.interaction.text,
+        stage,
+        replace=purpose is Purpose.EDIT,
+        went_to=implicit,
+    )
 
 
 async def edited_text(context: Context) -> list[Reply]:
     """Update an answer when its author edits the chat message that carried it."""
     ref = context.interaction.fields.get("message_ref")
-    if not ref:
+    if not ref or parse_command(context.interaction.text) is not None:
         return []
     answer = await answers.answer_by_source(context.session, context.me.id, str(ref))
     if answer is None:
         return []
     delivery = await context.session.get(Delivery, answer.delivery_id)
     assert delivery is not None
-    return await _store(context, delivery, context.interaction.text, answer.stage, None)
+    return await store(context, delivery, context.interaction.text, answer.stage, replace=True)
 
 
 async def _offer_edit(context: Context, delivery: Delivery) -> list[Reply]:
-    """Ask for a new version of the person's answer to `delivery`, prefilled."""
+    """Show the person's answer to `delivery` and wait for its new version."""
+    _ = context._
     current = await answers.own_answer(context.session, delivery.id, context.me.id)
+    if current is None:
+        return context.say(_("You have no saved reflections yet."))
     view = await prompt_view(context.session, delivery, context.locale)
-    if context.identity is not None:
-        context.identity.awaiting_delivery_id, context.identity.awaiting_stage = delivery.id, "main"
-    request = compose.edit_request(
-        context.tr,
-        view,
-        current.text if current else "",
-        current.visibility if current else view.default_visibility,
+    state = expect(Purpose.EDIT, delivery.id, context.now, context.policy)
+    await conversation.expect(context.session, context.me.id, state)
+    request = compose.edit_request(context.tr, view, current.text, current.visibility)
+    lines = [
+        _("Your reflection now: {text}").format(text=compose.quoted(current.text, 400)),
+        _("Write the new version of your reflection as a reply."),
+    ]
+    notes = (compose.goes_to(context.tr, view.question), _("Write “cancel” to keep it as it is."))
+    message = OutMessage(
+        text="\n".join(lines), locale=context.locale, ask=request, context=notes, tag="edit"
     )
-    text = context._("Write the new version of your reflection as a reply.")
-    return [Reply(OutMessage(text=text, locale=context.locale, ask=request, tag="edit"))]
+    return [Reply(message)]
 
 
 async def press_edit(context: Context) -> list[Reply]:
     """Offer the current answer for editing."""
-    delivery = await _own_delivery(context)
+    delivery, _ = await _own_delivery(context)
     if delivery is None:
         return _not_yours(context)
     return await _offer_edit(context, delivery)
 
 
 async def edit_latest(context: Context) -> list[Reply]:
-    """Offer the person's newest answer for editing (the /edit command)."""
-    latest = await answers.recent_answers(context.session, context.me.id, 1)
+    """Offer the person's newest main answer for editing (the edit command)."""
+    latest = [
+        a
+        for a in await answers.recent_answers(context.session, context.me.id, 5)
+        if a.stage == "main"
+    ]
     delivery = await context.session.get(Delivery, latest[0].delivery_id) if latest else None
     if delivery is None:
         return context.say(context._("You have no saved reflections yet."))
@@ -161,29 +229,56 @@ async def edit_latest(context: Context) -> list[Reply]:
 
 
 async def press_follow_up(context: Context) -> list[Reply]:
-    """Ask the follow-up question of an answered prompt."""
-    delivery = await _own_delivery(context)
+    """Ask the follow-up question of an answered prompt, preselecting the answer's visibility."""
+    delivery, _ = await _own_delivery(context)
     if delivery is None:
         return _not_yours(context)
     view = await prompt_view(context.session, delivery, context.locale)
     if view.follow_up is None:
         return context.say(context._("This question has no follow-up."))
-    if context.identity is not None:
-        context.identity.awaiting_delivery_id = delivery.id
-        context.identity.awaiting_stage = "follow_up"
-    return [Reply(compose.follow_up_message(context.tr, view))]
+    session, me = context.session, context.me
+    if await answers.follow_up_answer(session, delivery.id, me.id) is not None:
+        return already_answered(context)
+    visibility = await answers.bound_visibility(session, delivery, me.id, "follow_up")
+    state = expect(Purpose.FOLLOW_UP, delivery.id, context.now, context.policy)
+    await conversation.expect(session, me.id, state)
+    message = compose.follow_up_message(context.tr, view, visibility)
+    note = compose.goes_to(context.tr, view.follow_up)
+    message = OutMessage(
+        text=message.text,
+        locale=message.locale,
+        title=message.title,
+        ask=message.ask,
+        context=(*message.context, note),
+        tag=message.tag,
+    )
+    return [Reply(message)]
 
 
 async def press_visibility(context: Context) -> list[Reply]:
-    """Change who can read an answer."""
+    """Change who can read an answer, and show the stored result on the prompt too."""
     answer_id, _, visibility = context.interaction.value.partition(".")
     if not answer_id.isdigit() or visibility not in ("private", "coach", "group"):
         return context.say(context._("This button is no longer valid."), ephemeral=True)
-    answer = await answers.set_visibility(
+    change = await answers.set_visibility(
         context.session, int(answer_id), context.me.id, visibility
     )
-    if answer is None:
+    if change is None:
         return _not_yours(context)
+    answer = change.answer
     message = compose.saved_message(context.tr, answer.id, answer.visibility, context.locale)
+    if change.narrowed_follow_up is not None:
+        who = compose.visibility_label(context.tr, answer.visibility)
+        note = context._("Your follow-up answer is now also visible to: {who}.").format(who=who)
+        message = OutMessage(
+            text=message.text,
+            locale=message.locale,
+            rows=message.rows,
+            context=(note,),
+            tag=message.tag,
+        )
     ref = context.interaction.reply_to
-    return [Reply(message, replace=ref)] if ref else [Reply(message)]
+    reply = Reply(message, replace=ref) if ref else Reply(message)
+    delivery = await context.session.get(Delivery, answer.delivery_id)
+    card = await updated_prompt(context, delivery) if delivery is not None else []
+    return [*[c for c in card if c.replace != ref], reply]

@@ -6,10 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.core import compose, compose_peers, compose_pulse
+from bot.core.conversation import Policy
 from bot.handlers import (
     account,
     coach,
     coach_results,
+    conversation,
     dashboard_link,
     group_link,
     home,
@@ -20,9 +22,11 @@ from bot.handlers import (
 from bot.handlers.router import Route, Router
 
 
-def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Router:
+def build_router(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, secret: str, policy: Policy
+) -> Router:
     """Return a router with every platform-neutral handler registered."""
-    router = Router(sessions, clock)
+    router = Router(sessions, clock, secret, policy=policy)
     router.command("help", account.show_help, open=True)
     router.command("start", account.show_help, open=True)
     router.command("pause", account.pause)
@@ -31,7 +35,10 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.command("timezone", account.timezone)
     router.command("mine", account.mine)
     router.command("stop", account.stop, pending=True)
+    router.button(account.STOP_BUTTON, account.press_stop, pending=True)
     router.command("edit", reflection.edit_latest)
+    router.command("undo", conversation.undo)
+    router.command("cancel", conversation.cancel)
     router.command("home", home.home)
     router.button(home.PAUSE, home.press_pause)
     router.button(home.RESUME, home.press_resume)
@@ -57,6 +64,8 @@ def build_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Ro
     router.button(compose.EDIT, reflection.press_edit)
     router.button(compose.FOLLOW_UP, reflection.press_follow_up)
     router.button(compose.VISIBILITY, reflection.press_visibility)
-    router.text = Route(pulse.reply_text)  # falls back to reflection.reply_text
+    router.button(compose.UNDO, conversation.press_undo)
+    router.button(compose.AWAIT, conversation.press_answer)
+    router.text = Route(conversation.reply_text)
     router.edit = Route(reflection.edited_text)
     return router

@@ -8,11 +8,13 @@ one transaction: a handler that fails leaves no trace, so a platform retry can t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.core.conversation import Policy, canonical, parse_command
 from bot.core.messages import TAMPERED, Interaction, InteractionKind
 from bot.handlers.context import Context, Handler, Reply
 from bot.services.events import first_time
@@ -37,11 +39,13 @@ class Router:
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    secret: str
     commands: dict[str, Route] = field(default_factory=dict)
     buttons: dict[str, Route] = field(default_factory=dict)
     submits: dict[str, Route] = field(default_factory=dict)
     text: Route | None = None
     edit: Route | None = None
+    policy: Policy = field(default_factory=Policy)
 
     def command(self, name: str, handler: Handler, **access: bool) -> None:
         """Register a command (e.g. `pause`, or `prompt` with staff=True)."""
@@ -57,17 +61,21 @@ class Router:
 
     async def handle(self, interaction: Interaction) -> list[Reply]:
         """Handle one interaction; a duplicate event id returns no replies."""
+        after_commit: list[Callable[[], Awaitable[object]]] = []
         async with self.sessions() as session, session.begin():
             if interaction.event_id and not await first_time(
                 session, interaction.platform, interaction.event_id
             ):
                 log.info("duplicate event ignored", extra={"platform": interaction.platform})
                 return []
-            return await self._dispatch(session, interaction)
+            replies = await self._dispatch(session, interaction, after_commit)
+        for work in after_commit:
+            await work()
+        return replies
 
     def _route(self, interaction: Interaction) -> Route | None:
         if interaction.kind is InteractionKind.COMMAND:
-            return self.commands.get(interaction.command) or self.commands.get("help")
+            return self.commands.get(canonical(interaction.command)) or self.commands.get("help")
         if interaction.kind is InteractionKind.BUTTON:
             return self.buttons.get(interaction.action)
         if interaction.kind is InteractionKind.SUBMIT:
@@ -76,10 +84,33 @@ class Router:
             return self.edit
         return self.text
 
-    async def _dispatch(self, session: AsyncSession, interaction: Interaction) -> list[Reply]:
+    async def _dispatch(
+        self,
+        session: AsyncSession,
+        interaction: Interaction,
+        after_commit: list[Callable[[], Awaitable[object]]],
+    ) -> list[Reply]:
         identity = await find_identity(session, interaction.platform, interaction.external_user)
         person = identity.person if identity is not None else None
-        context = Context(session, interaction, self.clock.now(), person, identity)
+        typed = _typed_command(interaction)
+        if typed is not None and interaction.is_group_chat:
+            # Never an answer; but commands act on one's own account, so not in a group.
+            if not interaction.reply_to:
+                return []
+            context = Context(session, interaction, self.clock.now(), person, identity)
+            text = context._("Commands work in your private chat with me. Nothing was saved.")
+            return context.say(text, tag="group_command", ephemeral=True)
+        interaction = typed or interaction
+        context = Context(
+            session,
+            interaction,
+            self.clock.now(),
+            person,
+            identity,
+            secret=self.secret,
+            policy=self.policy,
+            after_commit=after_commit,
+        )
         route = self._route(interaction)
         if interaction.action == TAMPERED and interaction.kind is InteractionKind.BUTTON:
             return context.say(context._("This button is no longer valid."), ephemeral=True)
@@ -111,3 +142,15 @@ class Router:
                 ephemeral=True,
             )
         return None
+
+
+def _typed_command(interaction: Interaction) -> Interaction | None:
+    """Return a typed text that is a command as that command, before any answer routing."""
+    if interaction.kind is not InteractionKind.TEXT:
+        return None
+    command = parse_command(interaction.text)
+    if command is None:
+        return None
+    return replace(
+        interaction, kind=InteractionKind.COMMAND, command=command.name, args=command.args
+    )

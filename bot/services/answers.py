@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.compose import MAX_ANSWER_LENGTH
+from bot.core.visibility import narrower, resolve, wider_than
 from bot.core.vocabulary import Visibility
 from storage.models import Answer, Delivery, GroupMembership, Person
 
@@ -55,10 +57,13 @@ async def delivery_by_ref(session: AsyncSession, platform: str, ref: str) -> Del
     )
 
 
-async def latest_open_delivery(
+async def latest_open(
     session: AsyncSession, person_id: int, now: datetime
-) -> Delivery | None:
-    """Return the newest prompt sent to this person that is still unanswered."""
+) -> tuple[Delivery, datetime] | None:
+    """Return the newest unanswered prompt sent to this person, and when it was last asked.
+
+    A reminder asks again: its send time counts, but the prompt it reminds of is returned.
+    """
     candidates = await session.scalars(
         select(Delivery)
         .where(
@@ -72,18 +77,69 @@ async def latest_open_delivery(
     for candidate in candidates:
         root = await root_delivery(session, candidate)
         if root.answered_at is None and (root.expires_at is None or root.expires_at > now):
-            return root
+            return root, candidate.sent_at or now
     return None
 
 
-def _visibility_for(delivery: Delivery, chosen: str | None, existing: Answer | None) -> str:
+class AlreadyAnswered(Exception):
+    """Typed text would replace a stored answer without an explicit edit."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("already answered")
+        self.answer = answer
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A stored answer and, when it replaced one, the version it replaced."""
+
+    answer: Answer
+    before_text: str | None = None
+    before_visibility: str | None = None
+
+    @property
+    def replaced(self) -> bool:
+        """Tell whether an earlier version was replaced."""
+        return self.before_text is not None
+
+
+def campaign_default(delivery: Delivery) -> str:
+    """Return the visibility the campaign (or the prompt's poster) chose as the default."""
+    return str(delivery.payload.get("visibility", Visibility.COACH.value))
+
+
+async def bound_visibility(
+    session: AsyncSession, delivery: Delivery, person_id: int, stage: str
+) -> str:
+    """Return the widest visibility a new answer gets without an explicit choice.
+
+    A follow-up is never more visible than its main answer (privacy by default: the
+    narrower of the main answer and the campaign default wins).
+    """
+    default = campaign_default(delivery)
+    if stage == "follow_up":
+        parent = await own_answer(session, delivery.id, person_id)
+        if parent is not None:
+            return narrower(parent.visibility, default).value
+    return default
+
+
+async def _visibility_for(
+    session: AsyncSession,
+    delivery: Delivery,
+    person_id: int,
+    stage: str,
+    chosen: str | None,
+    offered: str | None,
+    existing: Answer | None,
+) -> str:
     if delivery.group_id is not None and delivery.kind == "group_prompt":
         return Visibility.GROUP.value
-    if chosen is not None:
-        return Visibility(chosen).value
     if existing is not None:
-        return existing.visibility
-    return str(delivery.payload.get("visibility", Visibility.COACH.value))
+        bound = existing.visibility
+    else:
+        bound = await bound_visibility(session, delivery, person_id, stage)
+    return resolve(chosen, offered, bound).value
 
 
 async def save_answer(
@@ -96,11 +152,16 @@ async def save_answer(
     now: datetime,
     stage: str = "main",
     visibility: str | None = None,
+    offered: str | None = None,
     source_ref: str | None = None,
-) -> Answer:
-    """Store or replace the person's answer to a delivery and reset their ignored streak.
+    replace: bool = False,
+) -> Saved:
+    """Store the person's answer to a delivery and reset their ignored streak.
 
-    Text longer than the limit is cut at the limit; an empty text is refused.
+    An existing answer is replaced only with `replace` (an explicit edit); otherwise
+    AlreadyAnswered is raised and nothing changes. Text longer than the limit is cut at
+    the limit; an empty text is refused. `visibility` is the leader's choice on a form
+    that preselected `offered`; see `bot.core.visibility.resolve`.
     """
     body = text.strip()
     if not body:
@@ -113,7 +174,10 @@ async def save_answer(
             Answer.stage == stage,
         )
     )
-    chosen = _visibility_for(delivery, visibility, answer)
+    if answer is not None and not replace:
+        raise AlreadyAnswered(answer)
+    chosen = await _visibility_for(session, delivery, person.id, stage, visibility, offered, answer)
+    saved: Saved
     if answer is None:
         answer = Answer(
             delivery_id=delivery.id,
@@ -127,14 +191,33 @@ async def save_answer(
             source_ref=source_ref,
         )
         session.add(answer)
+        saved = Saved(answer)
     else:
+        saved = Saved(answer, answer.text, answer.visibility)
         answer.text, answer.visibility, answer.edits = body, chosen, answer.edits + 1
         answer.source_ref = source_ref or answer.source_ref
     if stage == "main" and delivery.person_id == person.id and delivery.answered_at is None:
         delivery.answered_at = now
     person.ignored_in_a_row, person.needs_attention_since = 0, None
     await session.flush()
-    return answer
+    if stage == "main":
+        await narrow_follow_up(session, answer)
+    return saved
+
+
+async def narrow_follow_up(session: AsyncSession, main: Answer) -> Answer | None:
+    """Keep the follow-up no more visible than its main answer; return it if it changed."""
+    follow_up = await session.scalar(
+        select(Answer).where(
+            Answer.delivery_id == main.delivery_id,
+            Answer.person_id == main.person_id,
+            Answer.stage == "follow_up",
+        )
+    )
+    if follow_up is None or not wider_than(follow_up.visibility, main.visibility):
+        return None
+    follow_up.visibility = main.visibility
+    return follow_up
 
 
 async def own_answer(session: AsyncSession, delivery_id: int, person_id: int) -> Answer | None:
@@ -155,18 +238,44 @@ async def answer_by_source(session: AsyncSession, person_id: int, source_ref: st
     )
 
 
+async def follow_up_answer(
+    session: AsyncSession, delivery_id: int, person_id: int
+) -> Answer | None:
+    """Return the person's follow-up answer to a delivery, if any."""
+    return await session.scalar(
+        select(Answer).where(
+            Answer.delivery_id == delivery_id,
+            Answer.person_id == person_id,
+            Answer.stage == "follow_up",
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VisibilityChange:
+    """The answer whose visibility was set, and its follow-up if that had to narrow too."""
+
+    answer: Answer
+    narrowed_follow_up: Answer | None = None
+
+
 async def set_visibility(
     session: AsyncSession, answer_id: int, person_id: int, visibility: str
-) -> Answer | None:
-    """Change who can read an answer; only its author may, and group answers stay group."""
+) -> VisibilityChange | None:
+    """Change who can read an answer; only its author may, and group answers stay group.
+
+    Narrowing a main answer narrows its follow-up with it; widening never widens the
+    follow-up, which needs its own explicit choice.
+    """
     answer = await session.get(Answer, answer_id)
     if answer is None or answer.person_id != person_id:
         return None
     delivery = await session.get(Delivery, answer.delivery_id)
     if delivery is not None and delivery.kind == "group_prompt":
-        return answer
+        return VisibilityChange(answer)
     answer.visibility = Visibility(visibility).value
-    return answer
+    narrowed = await narrow_follow_up(session, answer) if answer.stage == "main" else None
+    return VisibilityChange(answer, narrowed)
 
 
 async def recent_answers(session: AsyncSession, person_id: int, limit: int = 5) -> list[Answer]:

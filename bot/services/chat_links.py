@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.problems import UserError
 from bot.services.one_time_codes import issue_code
+from bot.services.web_sessions import is_active
 from storage.models import Person
 
 PURPOSE = "webchat_login"
@@ -22,5 +23,7 @@ async def chat_link(session: AsyncSession, email: str, public_url: str, now: dat
     )
     if person is None:
         raise UserError(f"nobody with the email {email!r} is in the roster")
+    if not is_active(person):
+        raise UserError(f"{person.email} is no longer in the roster, so gets no chat link")
     code = await issue_code(session, PURPOSE, now=now, ttl=LINK_LIFETIME, person_id=person.id)
     return f"{public_url.rstrip('/')}/chat/login/{code}"

@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.one_time_codes import CodeProblem, find_code, issue_code, problem_with
+from bot.services.one_time_codes import (
+    CodeProblem,
+    claim_code,
+    find_code,
+    issue_code,
+    problem_with,
+)
 from storage.models import AuditEntry, GroupChat, PeerGroup, Person
 
 GROUP_LINK = "group_link"
@@ -69,6 +75,9 @@ async def link_group_chat(
     group = await session.get(PeerGroup, row.group_id) if row and row.group_id else None
     if problem is not None or row is None or group is None:
         return LinkOutcome(refusal=LinkRefusal(problem or CodeProblem.UNKNOWN))
+    if not await claim_code(session, row, now):
+        # Another redemption spent the code between our read and now.
+        return LinkOutcome(refusal=LinkRefusal(problem_with(row, now) or CodeProblem.USED))
     chat = await session.scalar(
         select(GroupChat).where(
             GroupChat.platform == platform, GroupChat.external_id == chat_external_id
@@ -78,7 +87,6 @@ async def link_group_chat(
         chat = GroupChat(platform=platform, external_id=chat_external_id, group_id=group.id)
         session.add(chat)
     chat.group_id, chat.address, chat.linked_by_id = group.id, address, person.id
-    row.used_at = now
     session.add(
         AuditEntry(
             actor_id=person.id,

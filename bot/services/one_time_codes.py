@@ -1,4 +1,9 @@
-"""Single-use, expiring codes for invites and login links; only their hashes are stored."""
+"""Single-use, expiring codes for invites and login links; only their hashes are stored.
+
+A code is spent by one conditional UPDATE (`used_at IS NULL AND expires_at > now`) whose
+row count says whether this caller won: two simultaneous redemptions cannot both succeed,
+on SQLite or PostgreSQL, whatever either of them read before.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OneTimeCode
@@ -76,15 +82,38 @@ def problem_with(row: OneTimeCode | None, now: datetime) -> CodeProblem | None:
     return None
 
 
+async def _claim(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> bool:
+    """Mark the matching unused, unexpired code used; tell whether this call did it."""
+    result = await session.execute(
+        update(OneTimeCode)
+        .where(which, OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
+async def claim_code(session: AsyncSession, row: OneTimeCode, now: datetime) -> bool:
+    """Spend a code already looked up; False if it was used or expired meanwhile."""
+    claimed = await _claim(session, OneTimeCode.id == row.id, now)
+    await session.refresh(row)
+    return claimed
+
+
 async def redeem_code(
     session: AsyncSession, purpose: str, code: str, now: datetime
 ) -> OneTimeCode | CodeProblem:
     """Use a code once: return its row (now marked used) or why it was refused."""
-    row = await find_code(session, purpose, code)
-    problem = problem_with(row, now)
-    if problem is not None:
-        return problem
-    assert row is not None
-    row.used_at = now
-    await session.flush()
+    claimed = await _claim(
+        session,
+        (OneTimeCode.code_hash == hash_code(code)) & (OneTimeCode.purpose == purpose),
+        now,
+    )
+    row = await session.scalar(
+        select(OneTimeCode)
+        .where(OneTimeCode.code_hash == hash_code(code), OneTimeCode.purpose == purpose)
+        .execution_options(populate_existing=True)
+    )
+    if not claimed or row is None:
+        return problem_with(row, now) or CodeProblem.USED
     return row

@@ -2,9 +2,10 @@
 
 Rounds past `closes_at` are closed with `bot.services.pulses.close_round`, which wipes the
 link between people and anonymous responses. Each coach of the survey's cohorts then gets a
-results summary, and a coach may send the participants a "what we heard, what we will do"
-message. Both are "pulse_closing" deliveries: `closing:{round}:person:{person}` for
-participants, `pulseresults:{round}:coach:{coach}` (payload `summary: true`) for coaches.
+results summary of their own cohorts only (an admin: of the whole round), and a coach may
+send the participants a "what we heard, what we will do" message. Both are "pulse_closing"
+deliveries: `closing:{round}:person:{person}` for participants,
+`pulseresults:{round}:coach:{coach}` (payload `summary: true`) for coaches.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from bot.core.compose_peers import closing_message
 from bot.core.compose_pulse import RoundSummary, results_message
 from bot.core.messages import OutMessage
 from bot.core.problems import UserError
-from bot.core.pulse_results import SplitBy
+from bot.core.pulse_results import ItemReport, Shown, SplitBy, trend
 from bot.i18n import gettext_for
+from bot.services.coaching import coached_cohort_ids
 from bot.services.pulse_messages import localised, survey_items
-from bot.services.pulses import close_round, round_results, survey_trend
+from bot.services.pulses import close_round, round_results, split_attributes, survey_trend
 from bot.services.render import renders
 from scheduler.outbox_rows import insert_deliveries, outbox_row
 from storage.models import (
     Audience,
+    Cohort,
     CohortMembership,
     Delivery,
     PeerGroup,
@@ -46,8 +49,10 @@ class RoundNotClosed(UserError):
     """A closing message for a round that is still open."""
 
 
-async def close_due_rounds(session: AsyncSession, now: datetime) -> list[int]:
-    """Close every round whose time is up; return their ids."""
+async def close_due_rounds(
+    session: AsyncSession, now: datetime, *, secret: str | None
+) -> list[int]:
+    """Close every round whose time is up; return their ids (see `close_round` for `secret`)."""
     due = list(
         await session.scalars(
             select(PulseRound.id)
@@ -56,20 +61,13 @@ async def close_due_rounds(session: AsyncSession, now: datetime) -> list[int]:
         )
     )
     for round_id in due:
-        await close_round(session, round_id)
+        await close_round(session, round_id, secret=secret)
     return due
 
 
 async def survey_coaches(session: AsyncSession, survey_id: int) -> list[Person]:
     """Return the coaches of the cohorts a survey reaches (directly or through groups)."""
-    audiences = (
-        await session.execute(
-            select(Audience.cohort_id, PeerGroup.cohort_id)
-            .outerjoin(PeerGroup, PeerGroup.id == Audience.group_id)
-            .where(Audience.owner_kind == "pulse_survey", Audience.owner_id == survey_id)
-        )
-    ).all()
-    cohorts = {c for pair in audiences for c in pair if c is not None}
+    cohorts = await survey_cohorts(session, survey_id)
     if not cohorts:
         return []
     coaches = await session.scalars(
@@ -156,28 +154,24 @@ async def send_closing(session: AsyncSession, round_id: int, text: str, now: dat
     return len(await insert_deliveries(session, rows))
 
 
-async def round_summary(session: AsyncSession, round_id: int, locale: str) -> RoundSummary:
-    """Return a round's rate, and once closed its gated results, trend and cohort split."""
+async def round_summaries(
+    session: AsyncSession, round_id: int, locale: str, cohort_ids: set[int] | None
+) -> list[RoundSummary]:
+    """Return what a reader may see of a round: all of it for an admin (`cohort_ids` None),
+    else one summary per own cohort the survey reaches, with that cohort's figures only.
+
+    While the round is open each summary holds the response rate and nothing else.
+    """
     pulse_round = await session.get(PulseRound, round_id)
     assert pulse_round is not None
     survey = await session.get(PulseSurvey, pulse_round.survey_id)
     assert survey is not None
-    asked = await session.scalar(
-        select(func.count(distinct(Delivery.person_id))).where(
-            Delivery.pulse_round_id == round_id, Delivery.kind == "pulse"
-        )
-    )
-    answered = await session.scalar(
-        select(func.count(distinct(PulseReceipt.person_id))).where(
-            PulseReceipt.round_id == round_id
-        )
-    )
     items = await survey_items(session, survey.id)
-    summary = RoundSummary(
+    base = RoundSummary(
         label=f"{survey.key}#{pulse_round.number}",
         is_open=pulse_round.status != "closed",
-        answered=int(answered or 0),
-        asked=int(asked or 0),
+        answered=0,
+        asked=0,
         item_texts={i.key: localised(i.text, locale, i.key) for i in items},
         option_labels={
             i.key: {
@@ -187,15 +181,113 @@ async def round_summary(session: AsyncSession, round_id: int, locale: str) -> Ro
             if i.options
         },
     )
+    if cohort_ids is None:
+        return [await _whole_summary(session, pulse_round, survey, base)]
+    reached = await survey_cohorts(session, survey.id)
+    mine = list(
+        await session.scalars(
+            select(Cohort).where(Cohort.id.in_(reached & cohort_ids)).order_by(Cohort.name)
+        )
+    )
+    rates = await cohort_rates(session, pulse_round)
+    summaries = []
+    for cohort in mine:
+        answered, asked = rates.get(cohort.id, (0, 0))
+        summary = replace(base, part=cohort.name, answered=answered, asked=asked)
+        if not summary.is_open:
+            summary = await _cohort_results(session, survey, pulse_round, cohort.name, summary)
+        summaries.append(summary)
+    return summaries
+
+
+async def _whole_summary(
+    session: AsyncSession, pulse_round: PulseRound, survey: PulseSurvey, base: RoundSummary
+) -> RoundSummary:
+    asked = await session.scalar(
+        select(func.count(distinct(Delivery.person_id))).where(
+            Delivery.pulse_round_id == pulse_round.id, Delivery.kind == "pulse"
+        )
+    )
+    answered = await session.scalar(
+        select(func.count(distinct(PulseReceipt.person_id))).where(
+            PulseReceipt.round_id == pulse_round.id
+        )
+    )
+    summary = replace(base, answered=int(answered or 0), asked=int(asked or 0))
     if summary.is_open:
         return summary
-    by_cohort = await round_results(session, round_id, SplitBy.COHORT)
+    by_cohort = await round_results(session, pulse_round.id, SplitBy.COHORT)
     return replace(
         summary,
-        reports=await round_results(session, round_id),
+        reports=await round_results(session, pulse_round.id),
         trend=await survey_trend(session, survey.id),
         cohorts={report.item.key: report.parts for report in by_cohort},
     )
+
+
+async def _cohort_results(
+    session: AsyncSession,
+    survey: PulseSurvey,
+    pulse_round: PulseRound,
+    cohort: str,
+    summary: RoundSummary,
+) -> RoundSummary:
+    """Fill in one cohort's gated results of a closed round, and its trend."""
+    reports = [
+        ItemReport(report.item, part)
+        for report in await round_results(session, pulse_round.id, SplitBy.COHORT)
+        for name, part in report.parts
+        if name == cohort
+    ]
+    closed = await session.scalars(
+        select(PulseRound).where(
+            PulseRound.survey_id == survey.id,
+            PulseRound.status == "closed",
+            PulseRound.number <= pulse_round.number,
+        )
+    )
+    points: dict[str, list[tuple[int, Shown]]] = {}
+    for earlier in closed:
+        for report in await round_results(session, earlier.id, SplitBy.COHORT):
+            for name, part in report.parts:
+                if name == cohort:
+                    points.setdefault(report.item.key, []).append((earlier.number, part))
+    return replace(
+        summary,
+        reports=tuple(reports),
+        trend={key: trend(results) for key, results in points.items()},
+    )
+
+
+async def survey_cohorts(session: AsyncSession, survey_id: int) -> set[int]:
+    """Return the cohorts a survey reaches, directly or through their peer groups."""
+    audiences = (
+        await session.execute(
+            select(Audience.cohort_id, PeerGroup.cohort_id)
+            .outerjoin(PeerGroup, PeerGroup.id == Audience.group_id)
+            .where(Audience.owner_kind == "pulse_survey", Audience.owner_id == survey_id)
+        )
+    ).all()
+    return {c for pair in audiences for c in pair if c is not None}
+
+
+async def cohort_rates(
+    session: AsyncSession, pulse_round: PulseRound
+) -> dict[int | None, tuple[int, int]]:
+    """Return (answered, asked) per cohort, each person counted in their reporting cohort."""
+    asked = await participants(session, pulse_round)
+    answered = set(
+        await session.scalars(
+            select(PulseReceipt.person_id).where(PulseReceipt.round_id == pulse_round.id)
+        )
+    )
+    rates: dict[int | None, tuple[int, int]] = {}
+    where = await split_attributes(session, asked, pulse_round.survey_id)
+    for person in asked:
+        cohort_id = where[person.id].cohort_id
+        done, total = rates.get(cohort_id, (0, 0))
+        rates[cohort_id] = (done + (person.id in answered), total + 1)
+    return rates
 
 
 async def coach_rounds(session: AsyncSession, cohort_ids: set[int] | None) -> list[PulseRound]:
@@ -251,8 +343,11 @@ async def _pulse_closing(session: AsyncSession, delivery: Delivery, locale: str)
     tr = gettext_for(locale)
     assert delivery.pulse_round_id is not None
     if delivery.payload.get("summary"):
-        summary = await round_summary(session, delivery.pulse_round_id, locale)
-        return results_message(tr, locale, [summary], tag="pulse_summary")
+        # The reader's own cohorts only: a coach of one cohort gets nothing of another's.
+        coach = await session.get(Person, delivery.person_id) if delivery.person_id else None
+        cohort_ids = await coached_cohort_ids(session, coach) if coach is not None else set()
+        summaries = await round_summaries(session, delivery.pulse_round_id, locale, cohort_ids)
+        return results_message(tr, locale, summaries, tag="pulse_summary")
     pulse_round = await session.get(PulseRound, delivery.pulse_round_id)
     assert pulse_round is not None and pulse_round.closing_message is not None
     survey = await session.get(PulseSurvey, pulse_round.survey_id)

@@ -16,14 +16,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.anonymity import effective_min_responses
 from bot.core.compose_pulse import Chosen, ItemView, PulseView, pulse_message
 from bot.core.messages import OutMessage
 from bot.core.vocabulary import PulseItemKind
 from bot.i18n import gettext_for
-from bot.services.pulses import own_response
 from bot.services.render import renders
 from scheduler.timing import zone_name
-from storage.models import Delivery, Person, PulseItem, PulseReceipt, PulseRound, PulseSurvey
+from storage.models import (
+    Delivery,
+    Person,
+    PulseItem,
+    PulseReceipt,
+    PulseResponse,
+    PulseRound,
+    PulseSurvey,
+)
 
 PULSE_KINDS = ("pulse", "pulse_reminder")
 
@@ -66,8 +74,9 @@ async def current_answers(
 ) -> dict[int, Chosen]:
     """Return, by item position, what this person has answered in the round.
 
-    The values are found only while the round is open (through the response's slot);
-    after closing nothing links the person to a response, so only receipts show.
+    In an anonymous round only *that* an item was answered (its receipt) is known here:
+    the values sit in slots only the app's key can find, and the card never shows them.
+    A named round's values are found by person while the round is open.
     """
     answered = set(
         await session.scalars(
@@ -76,22 +85,36 @@ async def current_answers(
             )
         )
     )
+    survey = await session.get(PulseSurvey, pulse_round.survey_id)
+    named = survey is not None and not survey.anonymous and pulse_round.status == "open"
     chosen: dict[int, Chosen] = {}
     for item in items:
         if item.id not in answered:
             continue
-        response = await own_response(session, pulse_round.id, item.id, person_id)
-        if response is None:
-            chosen[item.position] = Chosen()
-            continue
-        keys = option_keys(item)
-        indexes = tuple(keys.index(c) for c in response.value_choices or () if c in keys)
-        chosen[item.position] = Chosen(
-            number=response.value_int,
-            choices=indexes,
-            text_saved=response.value_text is not None,
+        response = (
+            await session.scalar(
+                select(PulseResponse).where(
+                    PulseResponse.round_id == pulse_round.id,
+                    PulseResponse.item_id == item.id,
+                    PulseResponse.person_id == person_id,
+                )
+            )
+            if named
+            else None
         )
+        chosen[item.position] = chosen_of(item, response)
     return chosen
+
+
+def chosen_of(item: PulseItem, response: PulseResponse | None) -> Chosen:
+    """Return a stored answer as the card's `Chosen` (an empty one when unknown)."""
+    if response is None:
+        return Chosen()
+    keys = option_keys(item)
+    indexes = tuple(keys.index(c) for c in response.value_choices or () if c in keys)
+    return Chosen(
+        number=response.value_int, choices=indexes, text_saved=response.value_text is not None
+    )
 
 
 def first_unanswered(items: list[PulseItem], answers: dict[int, Chosen], start: int = 0) -> int:
@@ -160,6 +183,7 @@ async def pulse_card(
         closes_on=_closes_on(pulse_round.closes_at, person.timezone if person else None),
         reminder=delivery.kind == "pulse_reminder",
         notice=notice,
+        min_responses=effective_min_responses(survey.min_responses),
     )
     shown = items[current]
     return Card(pulse_message(tr, view), shown.position, shown.kind)

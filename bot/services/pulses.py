@@ -1,27 +1,33 @@
 """Pulse answers and results, anonymous by construction where the survey says so.
 
 In an anonymous round a response row holds no person id and no time finer than the round's
-day. While the round is open, a person's answer to an item sits in a `slot` keyed by an HMAC
-of the round's secret, so a second answer replaces the first; closing the round wipes the
-secret and the slots and rewrites the rows in random order, so no link survives between a
-receipt (who answered) and a response (what was answered). Results go through the
-anonymity rules in `bot.core` before anything is shown.
+day. While the round is open, a person's answer to an item sits in a `slot`, an HMAC of the
+app's secret key (which the database never holds) over the round, person and item, so a
+second answer replaces the first; the row carries no split attributes yet. Closing the round
+maps the slots back to the people who answered (with the key), gives each row its cohort,
+unit and peer group coarsened until every combination holds `min_responses` respondents,
+drops the rows of an item fewer than that answered (they could never be shown), and rewrites
+the rows under new random keys in random order without slots. Afterwards nothing links a
+receipt (who answered) to a response (what was answered); `storage.scrub` then overwrites
+the erased bytes. Results go through the anonymity rules in `bot.core` before anything is
+shown, and an open round shows none: only its response rate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import random
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from bot.core.anonymity import effective_min_responses
+from bot.core.anonymity import Withheld, WithheldReason, coarsen, effective_min_responses
 from bot.core.problems import UserError
 from bot.core.pulse_results import (
     WHOLE,
@@ -49,7 +55,11 @@ from storage.models import (
     PulseRound,
     PulseSurvey,
 )
+from storage.models.pulses import random_id
 from storage.queries.audience import audience_people
+from storage.scrub import overwrite_erased
+
+log = logging.getLogger(__name__)
 
 
 class PulseRoundClosed(UserError):
@@ -95,8 +105,13 @@ async def record_response(
     person_id: int,
     raw_value: RawValue,
     today: date,
+    *,
+    secret: str,
 ) -> Recorded:
-    """Validate and store one answer; a second answer by the same person replaces the first."""
+    """Validate and store one answer; a second answer by the same person replaces the first.
+
+    `secret` is the app's secret key; it keys the slot and is never stored.
+    """
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None:
         raise NotFound(f"pulse round {round_id} does not exist")
@@ -111,9 +126,7 @@ async def record_response(
         raise NotFound(f"person {person_id} does not exist")
     value = validate(item.kind, raw_value, _option_keys(item), where=f"pulse item {item.key!r}")
 
-    secret = await _slot_secret(session, pulse_round)
-    slot = _slot(secret, person_id, item_id)
-    where = (await split_attributes(session, [person], survey.id))[person.id]
+    slot = slot_for(secret, round_id, person_id, item_id)
     response = await session.scalar(
         select(PulseResponse).where(
             PulseResponse.round_id == round_id,
@@ -128,48 +141,57 @@ async def record_response(
     # Anonymous rows carry the round's day, not the answer's: on a quiet day the answer
     # day alone would match a receipt's day and name the respondent.
     response.day = pulse_round.local_date if survey.anonymous else today
-    response.person_id = None if survey.anonymous else person_id
     _set_value(response, value)
-    response.cohort_id, response.unit, response.group_id = (
-        where.cohort_id,
-        where.unit,
-        where.group_id,
-    )
+    if not survey.anonymous:
+        where = (await split_attributes(session, [person], survey.id))[person.id]
+        response.person_id = person_id
+        response.cohort_id, response.unit, response.group_id = (
+            where.cohort_id,
+            where.unit,
+            where.group_id,
+        )
     await _upsert_receipt(session, round_id, item_id, person_id, today)
     await session.flush()
     return Recorded(replaced=replaced, truncated=value.truncated)
 
 
 async def own_response(
-    session: AsyncSession, round_id: int, item_id: int, person_id: int
+    session: AsyncSession, round_id: int, item_id: int, person_id: int, *, secret: str
 ) -> PulseResponse | None:
-    """Return a person's own answer to an item while the round is open, so they can see it."""
+    """Return a person's own answer to an item while the round is open (None after)."""
     pulse_round = await session.get(PulseRound, round_id)
-    if pulse_round is None or pulse_round.status != "open" or pulse_round.slot_secret is None:
+    if pulse_round is None or pulse_round.status != "open":
         return None
-    slot = _slot(pulse_round.slot_secret, person_id, item_id)
     return await session.scalar(
         select(PulseResponse).where(
             PulseResponse.round_id == round_id,
             PulseResponse.item_id == item_id,
-            PulseResponse.slot == slot,
+            PulseResponse.slot == slot_for(secret, round_id, person_id, item_id),
         )
     )
 
 
-async def close_round(session: AsyncSession, round_id: int) -> None:
-    """Close a round: wipe its slot secret and slots, and rewrite its rows in random order."""
+async def close_round(session: AsyncSession, round_id: int, *, secret: str | None) -> None:
+    """Close a round: erase its slots, coarsen its rows' attributes, rewrite them shuffled.
+
+    Without the `secret` the slots cannot be mapped to people, so anonymous rows keep no
+    split attributes at all. Run `storage.scrub.overwrite_erased` after the commit.
+    """
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None:
         raise NotFound(f"pulse round {round_id} does not exist")
+    survey = await session.get(PulseSurvey, pulse_round.survey_id)
+    assert survey is not None  # the foreign key guarantees it
     pulse_round.status = "closed"
-    pulse_round.slot_secret = None
     rows = list(
         await session.scalars(select(PulseResponse).where(PulseResponse.round_id == round_id))
     )
-    copies = [_anonymous_copy(r) for r in rows]
-    # New rows in shuffled order get new ids and places, so their order tells nothing
-    # about the order of the receipts.
+    if survey.anonymous:
+        copies = await _anonymised(session, survey, round_id, rows, secret)
+    else:
+        copies = [_copy(row, row.cohort_id, row.unit, row.group_id) for row in rows]
+    # New rows in shuffled order get new random keys and new places, so neither their
+    # keys nor their order tell anything about the order of the receipts.
     random.SystemRandom().shuffle(copies)
     for row in rows:
         await session.delete(row)
@@ -178,20 +200,114 @@ async def close_round(session: AsyncSession, round_id: int) -> None:
     await session.flush()
 
 
+async def _anonymised(
+    session: AsyncSession,
+    survey: PulseSurvey,
+    round_id: int,
+    rows: list[PulseResponse],
+    secret: str | None,
+) -> list[PulseResponse]:
+    """Return the round's rows as they may stay: coarsened attributes, no slot, no person."""
+    k = effective_min_responses(survey.min_responses)
+    receipts = (
+        await session.execute(
+            select(PulseReceipt.person_id, PulseReceipt.item_id).where(
+                PulseReceipt.round_id == round_id
+            )
+        )
+    ).all()
+    person_of: dict[str, int] = {}
+    if secret is not None:
+        person_of = {
+            slot_for(secret, round_id, person_id, item_id): person_id
+            for person_id, item_id in receipts
+        }
+    elif rows:
+        log.warning("closing an anonymous round without the key: no split attributes kept")
+    people = list(
+        await session.scalars(select(Person).where(Person.id.in_(set(person_of.values()))))
+    )
+    where = await split_attributes(session, people, survey.id)
+    unmatched = sum(1 for row in rows if (row.slot or "") not in person_of)
+    if unmatched and secret is not None:
+        log.warning(
+            "closing round %s: %s answers matched no receipt under the current key, so they "
+            "keep no split attributes (was TENKEPAUSE_SECRET_KEY changed while it was open?)",
+            round_id,
+            unmatched,
+        )
+    by_item: dict[int, list[PulseResponse]] = {}
+    for row in rows:
+        by_item.setdefault(row.item_id, []).append(row)
+    copies: list[PulseResponse] = []
+    for item_rows in by_item.values():
+        if len(item_rows) < k:
+            # Never shown below the threshold, and a few values beside a few receipts
+            # could be matched by elimination: they are not kept.
+            continue
+        attributes: list[tuple[int | str | None, ...]] = []
+        for row in item_rows:
+            person_id = person_of.get(row.slot or "")
+            found = where.get(person_id) if person_id is not None else None
+            attributes.append(
+                (found.cohort_id, found.unit, found.group_id) if found else (None, None, None)
+            )
+        for row, kept in zip(item_rows, coarsen(attributes, k), strict=True):
+            cohort_id, unit, group_id = kept
+            copies.append(
+                _copy(
+                    row,
+                    cohort_id if isinstance(cohort_id, int) else None,
+                    unit if isinstance(unit, str) else None,
+                    group_id if isinstance(group_id, int) else None,
+                )
+            )
+    return copies
+
+
+async def overwrite_closed(engine: AsyncEngine | AsyncConnection | Any) -> bool:
+    """Overwrite the erased bytes of closed rounds' slots; run after the closing commit."""
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("overwriting erased rows needs the engine the session is bound to")
+    return await overwrite_erased(engine, PulseResponse.__tablename__)
+
+
 async def round_results(
     session: AsyncSession, round_id: int, split_by: SplitBy | None = None
 ) -> tuple[ItemReport, ...]:
-    """Return each item's gated results for a round, optionally split by cohort/unit/group."""
+    """Return each item's gated results for a round, optionally split by cohort/unit/group.
+
+    An open round's results are all withheld: between two looks at an open round the
+    figures would change by exactly the answers given in between.
+    """
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None:
         raise NotFound(f"pulse round {round_id} does not exist")
     survey = await session.get(PulseSurvey, pulse_round.survey_id)
     assert survey is not None  # the foreign key guarantees it
     items = await _item_specs(session, survey.id)
+    k = effective_min_responses(survey.min_responses)
+    if pulse_round.status != "closed":
+        parts = await _part_names(session, split_by)
+        return tuple(_open_report(spec, k, parts) for spec in items)
     responses = await _response_records(session, [round_id])
     invited = await _invited_counts(session, pulse_round, survey.id, split_by)
-    k = effective_min_responses(survey.min_responses)
     return tuple(item_report(spec, responses, invited, k, split_by) for spec in items)
+
+
+def _open_report(spec: ItemSpec, k: int, parts: Sequence[str]) -> ItemReport:
+    hidden = Withheld(WithheldReason.ROUND_OPEN, k)
+    return ItemReport(spec, hidden, tuple((name, hidden) for name in parts))
+
+
+async def _part_names(session: AsyncSession, split_by: SplitBy | None) -> list[str]:
+    """Return every part name a split could have (an open round shows each as withheld)."""
+    if split_by is None:
+        return []
+    if split_by is SplitBy.UNIT:
+        units = await session.scalars(select(Person.unit).where(Person.unit.is_not(None)))
+        return sorted({u for u in units if u})
+    return sorted((await _names(session, split_by)).values())
 
 
 async def survey_trend(session: AsyncSession, survey_id: int) -> dict[str, tuple[TrendPoint, ...]]:
@@ -263,21 +379,9 @@ def _option_keys(item: PulseItem) -> list[str]:
     return [str(option["key"]) for option in item.options or []]
 
 
-async def _slot_secret(session: AsyncSession, pulse_round: PulseRound) -> str:
-    """Return the round's slot secret, creating it once even when two answers race."""
-    if pulse_round.slot_secret is None:
-        await session.execute(
-            update(PulseRound)
-            .where(PulseRound.id == pulse_round.id, PulseRound.slot_secret.is_(None))
-            .values(slot_secret=secrets.token_hex(32))
-        )
-        await session.refresh(pulse_round, ["slot_secret"])
-    assert pulse_round.slot_secret is not None
-    return pulse_round.slot_secret
-
-
-def _slot(secret: str, person_id: int, item_id: int) -> str:
-    message = f"{person_id}:{item_id}".encode()
+def slot_for(secret: str, round_id: int, person_id: int, item_id: int) -> str:
+    """Return the slot of a person's answer to an item: an HMAC only the key holder can make."""
+    message = f"pulse-slot:{round_id}:{person_id}:{item_id}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -287,8 +391,11 @@ def _set_value(response: PulseResponse, value: PulseValue) -> None:
     response.value_text = value.value_text
 
 
-def _anonymous_copy(row: PulseResponse) -> PulseResponse:
+def _copy(
+    row: PulseResponse, cohort_id: int | None, unit: str | None, group_id: int | None
+) -> PulseResponse:
     return PulseResponse(
+        id=random_id(),
         round_id=row.round_id,
         item_id=row.item_id,
         person_id=row.person_id,
@@ -297,9 +404,9 @@ def _anonymous_copy(row: PulseResponse) -> PulseResponse:
         value_int=row.value_int,
         value_choices=row.value_choices,
         value_text=row.value_text,
-        cohort_id=row.cohort_id,
-        group_id=row.group_id,
-        unit=row.unit,
+        cohort_id=cohort_id,
+        group_id=group_id,
+        unit=unit,
     )
 
 

@@ -6,13 +6,16 @@ identities written with bulk statements (no SELECT per row).
 
 The roster is authoritative for what it names: a person's fields, manager, cohort and peer
 group. An empty `slack_id` or `telegram_username` leaves a known one alone (it may have been
-linked another way). People missing from the file are never deleted.
+linked another way). People missing from the file are never deleted but deactivated: every
+dashboard and web chat session of theirs ends, and none starts until a roster names them
+again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, insert, select, update
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.problems import InvalidInput
 from bot.core.roster import KnownState, RosterRow, decode_roster, read_roster
+from bot.services.web_sessions import end_sessions_of
 from storage.models import (
     AuditEntry,
     Cohort,
@@ -29,6 +33,7 @@ from storage.models import (
     PeerGroup,
     Person,
 )
+from storage.queries.audience import skip_pending_deliveries
 
 CHUNK = 1000
 _PERSON_FIELDS = ("name", "role", "unit", "locale", "timezone", "slack_id", "telegram_username")
@@ -63,10 +68,12 @@ class ImportCounts:
     unchanged: int
     cohorts_created: int
     groups_created: int
+    deactivated: int = 0
 
     def summary(self) -> str:
-        """Return ``created N, updated N, unchanged N``."""
-        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        """Return ``created N, updated N, unchanged N`` and, if any, ``deactivated N``."""
+        line = f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        return line + (f", deactivated {self.deactivated}" if self.deactivated else "")
 
 
 @dataclass(slots=True)
@@ -90,6 +97,7 @@ class _Snapshot:
     group_members: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     # person id -> (identity id, Slack user id)
     slack: dict[int, tuple[int, str]] = field(default_factory=dict)
+    deactivated: set[str] = field(default_factory=set)
 
     def known(self) -> KnownState:
         """Return what validation needs to know about the database."""
@@ -124,6 +132,8 @@ class _Plan:
     group_inserts: list[tuple[str, str]] = field(default_factory=list)
     slack_inserts: list[tuple[str, str]] = field(default_factory=list)
     slack_updates: list[dict[str, Any]] = field(default_factory=list)
+    leaving: list[int] = field(default_factory=list)
+    returning: list[int] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
 
     def size(self) -> int:
@@ -144,6 +154,8 @@ class _Plan:
                 self.group_inserts,
                 self.slack_inserts,
                 self.slack_updates,
+                self.leaving,
+                self.returning,
             )
         )
 
@@ -153,13 +165,14 @@ async def run_roster_import(
     data: bytes,
     source: str,
     *,
+    now: datetime,
     dry_run: bool = False,
     progress: ImportProgress | None = None,
 ) -> ImportCounts:
     """Import a roster in one transaction; commit it, or roll it back on a dry run or error."""
     async with sessions() as session:
         try:
-            counts = await import_roster(session, data, source, progress=progress)
+            counts = await import_roster(session, data, source, now=now, progress=progress)
         except BaseException:
             await session.rollback()
             raise
@@ -175,6 +188,7 @@ async def import_roster(
     data: bytes,
     source: str,
     *,
+    now: datetime,
     progress: ImportProgress | None = None,
 ) -> ImportCounts:
     """Validate a roster and write it through `session`; the caller commits or rolls back.
@@ -191,6 +205,7 @@ async def import_roster(
     rows = report.rows
     plan = _plan(rows, snapshot)
     await _write(session, plan, snapshot, progress or _Silent())
+    await _deactivate(session, plan, now, progress or _Silent())
     created = len(plan.new_people)
     updated = len(plan.touched - {row.email for row in plan.new_people})
     counts = ImportCounts(
@@ -200,6 +215,7 @@ async def import_roster(
         unchanged=len(rows) - created - updated,
         cohorts_created=len(plan.cohorts),
         groups_created=len(plan.groups),
+        deactivated=len(plan.leaving),
     )
     session.add(
         AuditEntry(
@@ -212,6 +228,7 @@ async def import_roster(
                 "unchanged": counts.unchanged,
                 "cohorts_created": counts.cohorts_created,
                 "groups_created": counts.groups_created,
+                "deactivated": counts.deactivated,
             },
         )
     )
@@ -226,14 +243,17 @@ async def _load(session: AsyncSession) -> _Snapshot:
             Person.id,
             Person.email,
             Person.manager_id,
+            Person.deactivated_at,
             *(getattr(Person, name) for name in _PERSON_FIELDS),
         )
     )
-    for person_id, email, manager_id, *values in people:
+    for person_id, email, manager_id, deactivated_at, *values in people:
         snapshot.people[email] = _PersonNow(
             person_id, dict(zip(_PERSON_FIELDS, values, strict=True)), manager_id
         )
         snapshot.emails[person_id] = email
+        if deactivated_at is not None:
+            snapshot.deactivated.add(email)
     snapshot.cohorts = {
         name: i for i, name in await session.execute(select(Cohort.id, Cohort.name))
     }
@@ -289,7 +309,35 @@ def _plan(rows: Sequence[RosterRow], snapshot: _Snapshot) -> _Plan:
         _plan_cohort_membership(row, now, snapshot, plan)
         _plan_group_membership(row, now, snapshot, plan)
         _plan_slack(row, now, snapshot, plan)
+    _plan_leaving(rows, snapshot, plan)
     return plan
+
+
+def _plan_leaving(rows: Sequence[RosterRow], snapshot: _Snapshot, plan: _Plan) -> None:
+    named = {row.email for row in rows}
+    for email, now in snapshot.people.items():
+        if email not in named and email not in snapshot.deactivated:
+            plan.leaving.append(now.id)
+        elif email in named and email in snapshot.deactivated:
+            plan.returning.append(now.id)
+            plan.touched.add(email)
+
+
+async def _deactivate(
+    session: AsyncSession, plan: _Plan, now: datetime, progress: ImportProgress
+) -> None:
+    """Deactivate people the file no longer names (ending their sessions); revive returners."""
+    for ids, value, what in (
+        (plan.leaving, now, "people who left"),
+        (plan.returning, None, "people who returned"),
+    ):
+        for part in _chunks(ids):
+            await session.execute(
+                update(Person), [{"id": i, "deactivated_at": value} for i in part]
+            )
+            progress.advance(what, len(part))
+    await end_sessions_of(session, plan.leaving)
+    await skip_pending_deliveries(session, plan.leaving)
 
 
 def _plan_cohorts_and_groups(rows: Sequence[RosterRow], snapshot: _Snapshot, plan: _Plan) -> None:

@@ -1,6 +1,7 @@
 """All tables. Import from here so that every model is registered on the metadata."""
 
 from storage.models.base import Base, utcnow
+from storage.models.conversation import ConversationState
 from storage.models.delivery import Answer, AnswerComment, Delivery
 from storage.models.events import AuditEntry, ProcessedEvent, SchedulerLease
 from storage.models.peers import PeerMatch, PeerMatchMember, PeerOptOut, PeerRound, PeerSeries
@@ -16,6 +17,7 @@ from storage.models.people import (
 )
 from storage.models.programme import Audience, Campaign, CampaignPrompt, Occurrence, Prompt
 from storage.models.pulses import PulseItem, PulseReceipt, PulseResponse, PulseRound, PulseSurvey
+from storage.models.sessions import WebSession
 from storage.models.slack_oauth import SlackBot, SlackInstallation, SlackOAuthState
 from storage.models.webchat import WebChatMessage
 
@@ -29,6 +31,7 @@ __all__ = [
     "CampaignPrompt",
     "Cohort",
     "CohortMembership",
+    "ConversationState",
     "Delivery",
     "GroupChat",
     "GroupMembership",
@@ -54,5 +57,6 @@ __all__ = [
     "SlackInstallation",
     "SlackOAuthState",
     "WebChatMessage",
+    "WebSession",
     "utcnow",
 ]

@@ -38,6 +38,8 @@ class Person(Timestamped, Base):
     paused_until: Mapped[date | None] = mapped_column(Date(), nullable=True)
     ignored_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     needs_attention_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when a roster import no longer names the person: every session ends, none starts.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
@@ -64,11 +66,6 @@ class Identity(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Survives restarts and spans instances: which delivery a free-text reply answers.
-    awaiting_delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
-    )
-    awaiting_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     person: Mapped[Person] = relationship(back_populates="identities", lazy="joined")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -75,23 +76,39 @@ class PulseRound(Base):
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
-    # Keys the per-person slot of an anonymous response while the round is open;
-    # wiped at close so that no link between person and response survives.
-    slot_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # No per-round key lives here: slots are keyed by the app's secret, which the
+    # database never holds (see bot.services.pulses).
     closing_message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+def random_id() -> str:
+    """Return a random 128-bit key, so a row's key says nothing about when it was written."""
+    return uuid.uuid4().hex
+
+
 class PulseResponse(Base):
-    """An answer to one item. In anonymous rounds `person_id` and `slot` stay empty/wiped."""
+    """An answer to one item.
+
+    In an anonymous round the row has no person and, while the round is open, no split
+    attributes: only the values and a `slot` (an HMAC under the app's secret, never stored
+    here) that lets the same person change their answer. Closing erases the slots, adds the
+    attributes coarsened until every combination holds `min_responses` respondents, and
+    rewrites the rows under new random keys in random order. On SQLite the table has no
+    rowid, so its physical order is the order of those random keys.
+    """
 
     __tablename__ = "pulse_responses"
-    __table_args__ = (UniqueConstraint("round_id", "item_id", "slot"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "item_id", "slot"),
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     round_id: Mapped[int] = mapped_column(
         ForeignKey("pulse_rounds.id", ondelete="CASCADE"), index=True
     )
     item_id: Mapped[int] = mapped_column(ForeignKey("pulse_items.id", ondelete="CASCADE"))
+    # Named rounds only; always empty in anonymous rounds.
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL"), nullable=True
     )
@@ -100,7 +117,7 @@ class PulseResponse(Base):
     value_int: Mapped[int | None] = mapped_column(Integer, nullable=True)
     value_choices: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     value_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Split attributes, shown only above the anonymity threshold.
+    # Split attributes, set at close and only where every combination is reportable.
     cohort_id: Mapped[int | None] = mapped_column(
         ForeignKey("cohorts.id", ondelete="SET NULL"), nullable=True
     )

@@ -11,6 +11,7 @@ ROLES = ("participant", "coach", "admin")
 LOCALES = ("nb", "nn", "en")
 PLATFORMS = ("slack", "telegram", "teams", "webchat")
 IDENTITY_STATUSES = ("pending", "active", "unreachable")
+SESSION_KINDS = ("dashboard", "webchat")
 VISIBILITIES = ("private", "coach", "group")
 DELIVERY_KINDS = (
     "prompt",

@@ -25,7 +25,8 @@ async def audience_people(session: AsyncSession, owner_kind: str, owner_id: int)
     """Return the participants an owner's audiences reach, each once, ordered by id.
 
     A cohort audience reaches its members with the participant role; a peer-group
-    audience reaches the group's members who are participants.
+    audience reaches the group's members who are participants. People the roster no
+    longer names (deactivated) are reached by neither.
     """
     audiences = (
         await session.scalars(
@@ -55,7 +56,9 @@ async def audience_people(session: AsyncSession, owner_kind: str, owner_id: int)
     if not person_ids:
         return []
     people = await session.scalars(
-        select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)
+        select(Person)
+        .where(Person.id.in_(person_ids), Person.deactivated_at.is_(None))
+        .order_by(Person.id)
     )
     return list(people.all())
 
@@ -113,3 +116,23 @@ async def skip_paused_deliveries(session: AsyncSession, person: Person, until: d
         .values(status="skipped")
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def skip_pending_deliveries(session: AsyncSession, person_ids: list[int]) -> int:
+    """Mark every pending delivery of these people as skipped; return how many.
+
+    The tick creates rows ahead of time, so people leaving the programme would otherwise
+    still be sent what was owed to them before they left.
+    """
+    skipped = 0
+    for start in range(0, len(person_ids), 500):
+        result = await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.person_id.in_(person_ids[start : start + 500]),
+                Delivery.status == "pending",
+            )
+            .values(status="skipped")
+        )
+        skipped += int(getattr(result, "rowcount", 0) or 0)
+    return skipped

@@ -26,7 +26,10 @@ async def audience_fingerprint(session: AsyncSession) -> tuple[Any, ...]:
     """
     parts: list[Any] = []
     for statement in (
-        select(func.count(), func.max(Person.updated_at)).select_from(Person),
+        # Deactivation is counted too: a bulk update need not move `updated_at`.
+        select(
+            func.count(), func.max(Person.updated_at), func.count(Person.deactivated_at)
+        ).select_from(Person),
         select(
             func.count(), func.max(CohortMembership.id), func.sum(CohortMembership.cohort_id)
         ).select_from(CohortMembership),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.recording import RecordingChannel, Sent
 from bot.clock import FrozenClock
 from bot.core import button_codec
+from bot.core.conversation import Policy
 from bot.core.messages import Button, Interaction, InteractionKind, OutMessage
 from bot.handlers.context import Reply
 from bot.handlers.registry import build_router
@@ -29,7 +30,7 @@ SECRET = "flow-secret"
 # The recording channel stands in for a platform whose bots cannot open group chats
 # (Telegram), so every member's messages arrive, and can be followed, one by one.
 PLATFORM = "telegram"
-OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False)
+OPTIONS = TickOptions(quiet_hours=None, weekly_digests=False, secret=SECRET)
 ITEMS = {
     "energy": ("likert", []),
     "recommend": ("scale", []),
@@ -218,4 +219,6 @@ def flow(sessions: async_sessionmaker[AsyncSession]) -> Flow:
     dispatcher = Dispatcher(
         sessions, {PLATFORM: channel}, OutboxRenderer(), clock=clock, instance="flow"
     )
-    return Flow(sessions, clock, channel, build_router(sessions, clock), dispatcher)
+    return Flow(
+        sessions, clock, channel, build_router(sessions, clock, SECRET, Policy()), dispatcher
+    )

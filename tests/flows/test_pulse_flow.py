@@ -24,7 +24,7 @@ from storage.models import (
     PulseSurvey,
 )
 from tests import factories
-from tests.flows.conftest import OPTIONS, Flow, Programme, seed_programme
+from tests.flows.conftest import OPTIONS, SECRET, Flow, Programme, seed_programme
 
 
 def label(text: str) -> Callable[[Button], bool]:
@@ -64,7 +64,7 @@ async def test_pulse_round_opens_is_answered_with_buttons_closes_and_shows_resul
     first = next(iter(cards.values()))
     card = flow.screens[first]
     assert card.title == "Monday pulse" and card.text == "Question about energy"
-    assert "Anonymous: your name is not stored with your answer." in card.context
+    assert any(line.startswith("Anonymous: your answer is stored without") for line in card.context)
     assert card.rows[0][0].label == "1 Strongly disagree"
 
     for n, ref in enumerate(cards.values()):
@@ -73,14 +73,14 @@ async def test_pulse_round_opens_is_answered_with_buttons_closes_and_shows_resul
             moved = flow.screens[ref]
             assert moved.text == "Question about recommend"  # on to the next item
             assert [len(row) for row in moved.rows[:2]] == [6, 5]  # 0-5 and 6-10
-            assert any(
-                line.startswith("Your answers: 1: 1 Strongly disagree") for line in moved.context
-            )
+            # The card is kept under the person: it says "registered", never the value.
+            assert "Your answers: 1: registered" in moved.context
+            assert "Strongly disagree" not in " ".join(moved.context)
         await flow.click(ref, label(str(5 + n)))
         await flow.click(ref, label("Talk"))
         await flow.click(ref, label("Time"))
         await flow.click(ref, label("Trust"))
-        assert primary(flow, ref) == ["Time", "Trust", "Done"]
+        assert primary(flow, ref) == ["Done"]  # no chosen option is marked
         await flow.click(ref, label("Done"))
         assert flow.screens[ref].ask is not None
         await flow.submit(ref, f"A thought number {n}")
@@ -113,7 +113,7 @@ async def test_pulse_round_opens_is_answered_with_buttons_closes_and_shows_resul
     await close_and_dispatch(flow)
     [reply] = await flow.command(programme.coach_user, "results")
     text = reply.message.text
-    assert "#2 (closed)" in text and "Answered: 6 of 6 (100 %)" in text
+    assert "#2 · " in text and "(closed)" in text and "Answered: 6 of 6 (100 %)" in text
     assert "Trend: #1 2.7 → #2 5.0" in text  # the Likert mean
     assert "Trend: #1 +0 → #2 +100" in text  # the 0-10 item's eNPS
     assert "By cohort" not in text  # one cohort: nothing to compare
@@ -122,7 +122,7 @@ async def test_pulse_round_opens_is_answered_with_buttons_closes_and_shows_resul
 async def test_the_chosen_value_is_marked_and_a_second_answer_replaces_the_first(
     flow: Flow, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    _, cards = await open_round(flow)
+    _, cards = await open_round(flow, anonymous=False)
     ref = next(iter(cards.values()))
     await flow.click(ref, label("Next ▶"))
     await flow.click(ref, label("Next ▶"))
@@ -166,7 +166,13 @@ async def test_bad_answers_are_refused_clearly_and_change_nothing(
         assert pulse is not None and pulse.person_id and pulse.pulse_round_id and item
         with pytest.raises(InvalidPulseValue, match="11 is out of range"):
             await record_response(
-                session, pulse.pulse_round_id, item.id, pulse.person_id, 11, factories.T0.date()
+                session,
+                pulse.pulse_round_id,
+                item.id,
+                pulse.person_id,
+                11,
+                factories.T0.date(),
+                secret=SECRET,
             )
     [reply] = await flow.press(ref, PULSE_VALUE, f"{delivery_id}.3.7")
     assert reply.message.tag == "pulse_refused"
@@ -221,7 +227,7 @@ async def test_named_round_records_answer_time_and_reminds_who_has_not_answered(
         pulse = await session.scalar(select(Delivery).where(Delivery.message_ref == ref))
     assert response is not None and response.person_id is not None
     assert pulse is not None and pulse.answered_at == flow.clock.now()
-    assert "Anonymous: your name is not stored with your answer." not in flow.screens[ref].context
+    assert not any(line.startswith("Anonymous") for line in flow.screens[ref].context)
 
     flow.clock.advance(hours=25)
     async with sessions.begin() as session:

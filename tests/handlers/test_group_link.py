@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, InteractionKind
 from bot.handlers.context import Reply
 from bot.handlers.registry import build_router
@@ -31,7 +32,9 @@ ADDRESS = {"chat_id": -1001200300}
 
 
 async def handle(sessions: Sessions, interaction: Interaction) -> list[Reply]:
-    return await build_router(sessions, FrozenClock(NOW)).handle(interaction)
+    return await build_router(sessions, FrozenClock(NOW), factories.SECRET, Policy()).handle(
+        interaction
+    )
 
 
 def link(user: str, code: str | None, platform: str = "telegram", **extra: Any) -> Interaction:

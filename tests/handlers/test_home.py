@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.core.conversation import Policy
 from bot.core.messages import Interaction, InteractionKind
 from bot.handlers import home
 from bot.handlers.registry import build_router
@@ -32,7 +33,7 @@ def act(kind: InteractionKind, **values: object) -> Interaction:
 
 async def test_home_shows_the_next_prompt_in_local_time(sessions: Sessions) -> None:
     await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET, Policy())
     replies = await router.handle(act(InteractionKind.COMMAND, command="home"))
     message = replies[0].message
     assert "Next question: 2027-03-04 08:30 (Europe/Oslo)." in message.text
@@ -41,7 +42,7 @@ async def test_home_shows_the_next_prompt_in_local_time(sessions: Sessions) -> N
 
 async def test_pause_button_pauses_and_skips_queued_prompts(sessions: Sessions) -> None:
     person_id = await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET, Policy())
     replies = await router.handle(act(InteractionKind.BUTTON, action=home.PAUSE, value="1w"))
     async with sessions() as session:
         person = await session.get(Person, person_id)
@@ -53,7 +54,7 @@ async def test_pause_button_pauses_and_skips_queued_prompts(sessions: Sessions) 
 
 async def test_language_and_time_zone_from_home(sessions: Sessions) -> None:
     person_id = await leader_with_queued_prompt(sessions)
-    router = build_router(sessions, FrozenClock(factories.T0))
+    router = build_router(sessions, FrozenClock(factories.T0), factories.SECRET, Policy())
     await router.handle(act(InteractionKind.BUTTON, action=home.LANGUAGE, value="nn"))
     refused = await router.handle(
         act(InteractionKind.SUBMIT, action=home.TIMEZONE, value="1", text="Mars/Olympus")

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.core import compose
+from bot.core.conversation import Policy
 from bot.core.messages import TAMPERED, Interaction, InteractionKind
 from bot.handlers.registry import build_router
 from storage.models import Answer, Delivery, Person
@@ -18,7 +19,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def router(sessions: Sessions) -> object:
-    return build_router(sessions, FrozenClock(factories.T0 + timedelta(hours=1)))
+    return build_router(
+        sessions, FrozenClock(factories.T0 + timedelta(hours=1)), factories.SECRET, Policy()
+    )
 
 
 async def leader_with_prompt(sessions: Sessions, locale: str = "nb") -> tuple[int, int, str]:

@@ -17,6 +17,7 @@ from storage.models import (
     PeerGroup,
     Person,
 )
+from tests.factories import T0
 from tests.roster.helpers import EXAMPLE, contents
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -46,7 +47,9 @@ def changed(text: str, email: str, **values: str) -> str:
 
 async def load(sessions: Sessions, text: str, *, dry_run: bool = False) -> ImportCounts:
     """Import roster text as the CLI would."""
-    return await run_roster_import(sessions, text.encode("utf-8"), "roster.csv", dry_run=dry_run)
+    return await run_roster_import(
+        sessions, text.encode("utf-8"), "roster.csv", now=T0, dry_run=dry_run
+    )
 
 
 async def groups_of(session: AsyncSession, email: str) -> list[str]:
@@ -142,7 +145,7 @@ async def test_moving_a_person_to_another_group_and_cohort(sessions: Sessions) -
         assert await cohorts_of(session, ASE) == [("kull-2", "participant")]
 
 
-async def test_changed_fields_are_updated_and_people_missing_from_the_file_are_kept(
+async def test_changed_fields_are_updated_and_people_missing_from_the_file_are_deactivated(
     sessions: Sessions,
 ) -> None:
     await load(sessions, example())
@@ -162,6 +165,7 @@ async def test_changed_fields_are_updated_and_people_missing_from_the_file_are_k
     counts = await load(sessions, text)
 
     assert (counts.rows, counts.created, counts.updated, counts.unchanged) == (29, 0, 1, 28)
+    assert counts.deactivated == 1 and counts.summary().endswith("deactivated 1")
     async with sessions() as session:
         ase = (await session.execute(select(Person).where(Person.email == ASE))).scalar_one()
         manager = await session.get(Person, ase.manager_id)
@@ -174,6 +178,15 @@ async def test_changed_fields_are_updated_and_people_missing_from_the_file_are_k
         assert manager is not None and manager.email == "siri.ostgard@trondheim.kommune.example"
         assert await cohorts_of(session, ASE) == [("kull-1", "coach")]
         assert await session.scalar(select(func.count()).select_from(Person)) == 30
+        gone = (await session.execute(select(Person).where(Person.email == kept_out))).scalar_one()
+        assert gone.deactivated_at == T0 and ase.deactivated_at is None
+
+    # Named again, the person is active again; nobody else changes.
+    again = await load(sessions, changed(example(), ASE, name="Åse Ødegård Lie"))
+    assert (again.deactivated, again.summary().count("deactivated")) == (0, 0)
+    async with sessions() as session:
+        back = (await session.execute(select(Person).where(Person.email == kept_out))).scalar_one()
+        assert back.deactivated_at is None
 
 
 async def test_a_new_slack_id_updates_the_identity_and_an_empty_one_keeps_it(

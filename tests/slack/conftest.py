@@ -16,6 +16,7 @@ from bot.channels.slack.app import SlackInbound
 from bot.channels.slack.channel import SlackChannel, make_client
 from bot.channels.slack.linking import SlackLinker
 from bot.clock import Clock, FrozenClock
+from bot.core.conversation import Policy
 from bot.handlers.registry import build_router
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -66,7 +67,9 @@ def slack_runtime(
         **settings,
     }
     runtime = Runtime(Settings(_env_file=None, **values), engine, sessions, clock)
-    runtime.router = build_router(sessions, clock)
+    runtime.router = build_router(
+        sessions, clock, runtime.secret, runtime.settings.conversation_policy()
+    )
     return runtime
 
 
@@ -78,7 +81,7 @@ async def signed_app(
 
     On the way out, wait for the work the app scheduled.
     """
-    router = build_router(sessions, clock)
+    router = build_router(sessions, clock, SECRET, Policy())
     inbound = SlackInbound(
         channel=channel,
         signing_secret=SIGNING_SECRET,

@@ -18,7 +18,7 @@ PULSE = OutMessage(
     text="How was your week?",
     locale="en",
     title="Pulse",
-    context=("Anonymous: your name is not stored with your answer.",),
+    context=("Anonymous: your answer is stored without your name.",),
     rows=((Button("1", "pls", "7:1"), Button("2", "pls", "7:2", style="primary")),),
 )
 

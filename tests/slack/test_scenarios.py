@@ -229,7 +229,8 @@ async def test_a_tampered_button_value_gets_an_error_and_changes_nothing(
     (answer_button,) = buttons(blocks)  # type: ignore[arg-type]
     spec = json.loads(answer_button["value"])
     action, value, signature = spec["d"].split(":")
-    spec["d"] = f"{action}:{int(value) + 1}:{signature}"
+    delivery_id, _, offered = value.partition(".")  # the form value names its preselection
+    spec["d"] = f"{action}:{int(delivery_id) + 1}.{offered}:{signature}"
     forged = {**answer_button, "value": json.dumps(spec)}
 
     response = await harness.slack.interact(harness.slack.click("U1", ref, forged))

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from bot.channels.teams.plugin import COMMANDS
 from bot.cli import app
 from bot.clock import FrozenClock
+from bot.core.conversation import Policy
 from bot.handlers.registry import build_router
 from bot.settings import get_settings
 from tests.teams.world import NOW
@@ -71,6 +72,6 @@ def test_every_personal_command_in_the_manifest_reaches_a_router_command() -> No
     manifest = json.loads((Path(__file__).parents[2] / "teams" / "manifest.json").read_text())
     [personal] = [c for c in manifest["bots"][0]["commandLists"] if c["scopes"] == ["personal"]]
     titles = {command["title"] for command in personal["commands"]}
-    router = build_router(None, FrozenClock(NOW))  # type: ignore[arg-type]
+    router = build_router(None, FrozenClock(NOW), "x" * 32, Policy())  # type: ignore[arg-type]
     assert titles <= COMMANDS
     assert titles <= set(router.commands)

@@ -55,6 +55,12 @@ async def test_a_pulse_submit_stores_a_response_anonymous_where_the_round_is(
     assert [u.path for u in connector.updates()] == [
         f"/v3/conversations/{user.chat}/activities/{post.answer['id']}"
     ]
+    # The Teams message was updated: an anonymous card says "registered", never the value.
+    shown = "\n".join(texts(card_of(connector.updates()[-1].body)))
+    if anonymous:
+        assert "Your answers: 1: registered" in shown and "4 Agree" not in shown
+    else:
+        assert "Your answers: 1: 4 Agree" in shown
 
 
 async def test_a_pulse_due_the_moment_its_round_opens_arrives_open(

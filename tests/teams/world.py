@@ -199,7 +199,9 @@ class WorldFactory:
         plugin_options = {k: options.pop(k) for k in list(options) if k == "provider"}
         clock = FrozenClock(NOW)
         runtime = Runtime(settings(self.connector, **options), self.engine, self.sessions, clock)
-        runtime.router = build_router(self.sessions, clock)
+        runtime.router = build_router(
+            self.sessions, clock, SECRET, runtime.settings.conversation_policy()
+        )
         plugin = build_plugin(runtime, **plugin_options)
         runtime.plugins = {**enabled_plugins(runtime), "teams": plugin}
         transport = httpx.ASGITransport(app=build_app(runtime))

@@ -55,7 +55,9 @@ class Harness:
         """Return a runtime like `tenkepause run` builds."""
         settings = telegram_settings(self.api, **self.settings_overrides)
         runtime = Runtime(settings, self.engine, self.sessions, self.clock)
-        runtime.router = build_router(self.sessions, self.clock)
+        runtime.router = build_router(
+            self.sessions, self.clock, SECRET, settings.conversation_policy()
+        )
         return runtime
 
     async def start(self) -> TelegramPlugin:

@@ -52,6 +52,10 @@ async def test_a_pulse_button_stores_an_anonymous_response(
     assert (response.value_int, response.person_id) == (4, None)  # anonymous by construction
     assert receipt.person_id is not None
     assert len(telegram_api.answers_to_callbacks()) == 1
+    # The Telegram message itself was edited to say "registered", never the value.
+    edited = str(telegram_api.messages[(KARI.id, int(card["message_id"]))]["text"])  # type: ignore[call-overload]
+    assert "Your answers: 1: registered" in edited
+    assert "Your answers: 1: 4" not in edited
 
 
 async def test_tampered_pulse_data_changes_nothing_and_the_user_is_told(

@@ -42,7 +42,7 @@ async def chat_server(
     )
     clock = FrozenClock(NOW)
     runtime = Runtime(settings, engine, sessions, clock, instance="browser-test")
-    runtime.router = build_router(sessions, clock)
+    runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     async with serving(build_app(runtime), listener):
         yield runtime, base
@@ -99,7 +99,9 @@ async def test_leader_answers_a_prompt_and_a_pulse_in_the_web_chat(
     context = await browser.new_context(locale="nb-NO", viewport={"width": 900, "height": 1000})
     page = await context.new_page()
     await page.route("**/*", lambda route: loopback_only(route, base))
-    await page.goto(link)  # signs in, links the web chat, and opens /chat/
+    await page.goto(link)  # shows the sign-in button; opening the link spends nothing
+    await shot(page, "webchat-sign-in", backend)
+    await page.get_by_role("button", name="Logg inn").click()  # signs in and opens /chat/
     await expect(page.get_by_text("Ingen meldinger ennå")).to_be_visible()
     await dispatch(runtime)
 
@@ -113,8 +115,16 @@ async def test_leader_answers_a_prompt_and_a_pulse_in_the_web_chat(
     pulse = page.locator("article", has_text="energi til lederjobben")
     await expect(pulse).to_be_visible()
     await pulse.get_by_role("button", name="4 Enig").click()
-    await expect(pulse.locator("button.primary")).to_have_text("4 Enig")
+    # Anonymous: the card says only that the item is registered, and marks no button.
+    await expect(pulse.get_by_text("Svarene dine: 1: registrert")).to_be_visible()
+    await expect(pulse.locator("button.primary")).to_have_count(0)
     await shot(page, "webchat-pulse", backend)
+    await page.goto(link)  # the used link, in a browser still signed in: back to the chat
+    await expect(page).to_have_url(f"{base}/chat/")
+    await page.get_by_role("button", name="Logg ut").click()
+    await expect(page.get_by_role("heading", name="Du er logget ut")).to_be_visible()
+    await page.goto(f"{base}/chat/")
+    await expect(page.get_by_role("heading", name="Du er ikke logget inn")).to_be_visible()
     await context.close()
 
     async with runtime.sessions() as session:

@@ -236,8 +236,10 @@ async def _pulse(
         session.add(pulse_round)
         await session.flush()
         for person, value in zip(leaders, answers, strict=False):
-            await record_response(session, pulse_round.id, item.id, person.id, value, day)
-        await close_round(session, pulse_round.id)
+            await record_response(
+                session, pulse_round.id, item.id, person.id, value, day, secret=SECRET
+            )
+        await close_round(session, pulse_round.id, secret=SECRET)
         rounds.append(pulse_round.id)
     return survey.id, rounds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -34,8 +35,18 @@ async def chat_world(
     settings = Settings(TENKEPAUSE_DATABASE_URL=db_url, TENKEPAUSE_SECRET_KEY="test-secret")
     clock = FrozenClock(factories.T0)
     runtime = Runtime(settings, engine, sessions, clock)
-    runtime.router = build_router(sessions, clock)
+    runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     transport = httpx.ASGITransport(app=build_app(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield ChatWorld(runtime, client, clock)
+
+
+async def open_link(client: httpx.AsyncClient, link: str) -> httpx.Response:
+    """Open a personal chat link and press its sign-in button, as a browser would."""
+    page = await client.get(link)
+    assert page.status_code == 200, page.text
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert action is not None and token is not None
+    return await client.post(action.group(1), data={"csrf_token": token.group(1)})

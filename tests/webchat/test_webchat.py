@@ -10,7 +10,7 @@ from bot.services.chat_links import chat_link
 from bot.services.render import render
 from storage.models import Answer, Delivery
 from tests import factories
-from tests.webchat.conftest import ChatWorld
+from tests.webchat.conftest import ChatWorld, open_link
 
 
 async def signed_in_leader_with_prompt(world: ChatWorld) -> tuple[int, int]:
@@ -19,7 +19,7 @@ async def signed_in_leader_with_prompt(world: ChatWorld) -> tuple[int, int]:
     async with sessions.begin() as session:
         leader = await factories.person(session, name="Åse Ødegård", locale="nb")
         link = await chat_link(session, leader.email, "http://testserver", world.clock.now())
-    response = await world.client.get(link.removeprefix("http://testserver"))
+    response = await open_link(world.client, link.removeprefix("http://testserver"))
     assert response.status_code == 303 and "tenkepause_chat" in response.cookies
     async with sessions.begin() as session:
         delivery = await factories.sent_delivery(
@@ -109,8 +109,10 @@ async def test_a_used_link_and_a_random_link_are_refused(chat_world: ChatWorld) 
     async with chat_world.runtime.sessions.begin() as session:
         leader = await factories.person(session)
         link = await chat_link(session, leader.email, "", chat_world.clock.now())
-    assert (await chat_world.client.get(link)).status_code == 303
+    assert (await open_link(chat_world.client, link)).status_code == 303
     chat_world.client.cookies.clear()
-    assert (await chat_world.client.get(link)).status_code == 400
-    assert (await chat_world.client.get("/chat/login/not-a-code")).status_code == 400
+    used = await chat_world.client.get(link)
+    assert used.status_code == 410 and "allerede brukt" in used.text
+    assert "tenkepause chat-link" in used.text
+    assert (await chat_world.client.get("/chat/login/not-a-code")).status_code == 410
     assert (await chat_world.client.get("/chat/")).status_code == 401

@@ -21,7 +21,13 @@ from bot.clock import Clock
 from bot.core.messages import Button, OutMessage
 from bot.i18n import N_, gettext_for
 from bot.services.events import first_time
-from bot.services.one_time_codes import CodeProblem, find_code, issue_code, problem_with
+from bot.services.one_time_codes import (
+    CodeProblem,
+    claim_code,
+    find_code,
+    issue_code,
+    problem_with,
+)
 from storage.models import AuditEntry, Identity, OneTimeCode, Person
 
 log = logging.getLogger(__name__)
@@ -191,7 +197,10 @@ class Onboarding:
                 await session.delete(identity)
                 result, notice = refusal, refusal
             elif choice == "yes":
-                identity.status, identity.consent_at, row.used_at = "active", now, now
+                if not await claim_code(session, row, now):
+                    # A simultaneous tap spent the code and linked the account; say nothing twice.
+                    return None
+                identity.status, identity.consent_at = "active", now
                 session.add(
                     AuditEntry(
                         actor_id=identity.person_id,

@@ -61,7 +61,12 @@ class TelegramPlugin:
         if self.runtime.router is not None:
             return self.runtime.router
         if self._router is None:
-            self._router = build_router(self.runtime.sessions, self.runtime.clock)
+            self._router = build_router(
+                self.runtime.sessions,
+                self.runtime.clock,
+                self.runtime.secret,
+                self.runtime.settings.conversation_policy(),
+            )
         return self._router
 
     def routes(self) -> list[BaseRoute]:

@@ -1,10 +1,12 @@
-"""Coach sign-in: single-use login links and a signed, expiring session cookie.
+"""Coach sign-in: single-use login links and a signed, expiring, revocable session cookie.
 
 A login link carries a one-time code (only its hash is stored). Opening the link shows a
 "Sign in" button rather than signing in at once, so that link previews and mail scanners,
 which fetch links with GET, cannot use up the code. The session cookie is signed with
 itsdangerous, HttpOnly, SameSite=Lax, and expires after `SESSION_TTL`, judged by the
-injected clock.
+injected clock. A signed-in cookie's id is a server-side session (`web_sessions`), so
+logout and removal from the roster end it at once; a cookie without a person only binds
+the CSRF token of the sign-in form.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.responses import Response
 from bot.core.problems import UserError
 from bot.services.coaching import is_staff
 from bot.services.one_time_codes import CodeProblem, issue_code, redeem_code
+from bot.services.web_sessions import is_active
 from storage.models import AuditEntry, Person
 
 LOGIN_PURPOSE = "dashboard_login"
@@ -61,6 +64,8 @@ async def issue_login_link(
     """Return a single-use link that signs a coach or admin in to the dashboard."""
     if not is_staff(person):
         raise NotStaff(f"{person.email} is not a coach or admin, so has no dashboard")
+    if not is_active(person):
+        raise NotStaff(f"{person.email} is no longer in the roster, so has no dashboard")
     code = await issue_code(session, LOGIN_PURPOSE, now=now, ttl=LOGIN_TTL, person_id=person.id)
     return login_url(public_url, code)
 
@@ -78,7 +83,7 @@ async def redeem_login(session: AsyncSession, code: str, now: datetime) -> Perso
     if isinstance(row, CodeProblem):
         return row
     person = await session.get(Person, row.person_id) if row.person_id is not None else None
-    if person is None or not is_staff(person):
+    if person is None or not is_staff(person) or not is_active(person):
         return CodeProblem.UNKNOWN
     session.add(AuditEntry(at=now, actor_id=person.id, action="dashboard.login", subject=""))
     await session.flush()
@@ -127,9 +132,11 @@ class SessionCookies:
             samesite="lax",
         )
 
-    def start(self, response: Response, person_id: int | None, now: datetime) -> DashboardSession:
-        """Begin a new session on `response` and return it."""
-        started = self.new(person_id, now)
+    def start(
+        self, response: Response, token: str, person_id: int, now: datetime
+    ) -> DashboardSession:
+        """Put a signed-in session on `response`; its id is the server-side session token."""
+        started = DashboardSession(token, person_id, now)
         self.attach(response, started)
         return started
 

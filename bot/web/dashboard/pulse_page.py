@@ -55,6 +55,11 @@ def explain(_: Gettext, withheld: Withheld) -> str:
     """Say, in the reader's language, why a result is hidden."""
     if withheld.reason is WithheldReason.TOO_FEW:
         text = _("Hidden to protect anonymity: fewer than {count} people answered.")
+    elif withheld.reason is WithheldReason.ROUND_OPEN:
+        text = _(
+            "Hidden while the round is open: results are shown when it closes, so that no "
+            "single answer can be picked out by comparing two looks."
+        )
     elif withheld.reason is WithheldReason.DIFFERENCING:
         text = _(
             "Hidden to protect anonymity: it differs from a larger group by fewer than "

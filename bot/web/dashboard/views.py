@@ -23,9 +23,11 @@ from bot.runtime import Runtime
 from bot.services import comments, exports, group_prompts, review
 from bot.services.coaching import coached_groups, is_staff
 from bot.services.one_time_codes import CodeProblem, find_code, problem_with
+from bot.services.web_sessions import SessionKind, end_session, find_session, start_session
 from bot.web.dashboard import csrf
 from bot.web.dashboard.auth import (
     LOGIN_PURPOSE,
+    SESSION_TTL,
     DashboardSession,
     SessionCookies,
     redeem_login,
@@ -108,8 +110,12 @@ def endpoint(runtime: Runtime, handler: Handler, *, signed_in: bool = True) -> E
             dash = cookies.read(request, now)
             viewer = None
             if dash is not None and dash.person_id is not None:
-                viewer = await session.get(Person, dash.person_id)
-                viewer = viewer if viewer is not None and is_staff(viewer) else None
+                found = await find_session(session, dash.sid, SessionKind.DASHBOARD, now)
+                if found and found.person.id == dash.person_id and is_staff(found.person):
+                    viewer = found.person
+                else:
+                    # Revoked, expired or no longer staff: it only binds CSRF tokens now.
+                    dash = DashboardSession(dash.sid, None, dash.issued)
             locale = (
                 viewer.locale if viewer else choose_locale(request.headers.get("accept-language"))
             )
@@ -147,6 +153,8 @@ async def login_page(page: Page) -> Response:
     """Show the sign-in button for a link's code, or why the code cannot be used."""
     code = page.request.query_params.get("code", "")
     problem = problem_with(await find_code(page.session, LOGIN_PURPOSE, code), page.now)
+    if problem is not None and page.viewer is not None:
+        return redirect(f"{BASE}/")  # an old link in a signed-in browser: carry on there
     if problem is not None:
         return page.html("refused.html", 410, reason=problem.value)
     fresh = page.dash is None
@@ -162,15 +170,21 @@ async def login_page(page: Page) -> Response:
 async def login_submit(page: Page) -> Response:
     """Use the code once and start a signed-in session."""
     found = await redeem_login(page.session, page.field("code"), page.now)
+    if isinstance(found, CodeProblem) and page.viewer is not None:
+        return redirect(f"{BASE}/")
     if isinstance(found, CodeProblem):
         return page.html("refused.html", 410, reason=found.value)
+    token = await start_session(page.session, found, SessionKind.DASHBOARD, page.now, SESSION_TTL)
     response = redirect(f"{BASE}/")
-    page.cookies.start(response, found.id, page.now)
+    page.cookies.start(response, token, found.id, page.now)
     return response
 
 
 async def logout(page: Page) -> Response:
-    """End the session."""
+    """End the session here and on the server, so a copy of the cookie is worthless too."""
+    if page.dash is not None:
+        await end_session(page.session, page.dash.sid)
+    page.viewer = None
     response = page.html("signed_out.html", 200, signed_out=True)
     page.cookies.end(response)
     return response

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 12:21:47.879053
+Create Date: 2026-12-02 13:04:15.748542
 """
 
 from collections.abc import Sequence
@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("paused_until", sa.Date(), nullable=True),
         sa.Column("ignored_in_a_row", sa.Integer(), nullable=False),
         sa.Column("needs_attention_since", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deactivated_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("locale IN ('nb', 'nn', 'en')", name=op.f("ck_people_locale")),
@@ -309,6 +310,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "identities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("address", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status_reason", sa.String(length=200), nullable=True),
+        sa.Column("consent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "platform IN ('slack', 'telegram', 'teams', 'webchat')",
+            name=op.f("ck_identities_platform"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('pending', 'active', 'unreachable')", name=op.f("ck_identities_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_identities_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
+        sa.UniqueConstraint("person_id", "platform", name=op.f("uq_identities_person_id_platform")),
+        sa.UniqueConstraint(
+            "platform", "external_id", name=op.f("uq_identities_platform_external_id")
+        ),
+    )
+    op.create_table(
         "peer_groups",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
@@ -381,7 +413,6 @@ def upgrade() -> None:
         sa.Column("opens_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("closes_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("slot_secret", sa.String(length=64), nullable=True),
         sa.Column("closing_message", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('scheduled', 'open', 'closed')", name=op.f("ck_pulse_rounds_status")
@@ -395,6 +426,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pulse_rounds")),
         sa.UniqueConstraint("survey_id", "number", name=op.f("uq_pulse_rounds_survey_id_number")),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('dashboard', 'webchat')", name=op.f("ck_web_sessions_kind")),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_web_sessions_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_person_id"), ["person_id"], unique=False)
+
     op.create_table(
         "webchat_messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -664,7 +717,7 @@ def upgrade() -> None:
 
     op.create_table(
         "pulse_responses",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("round_id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=True),
@@ -710,6 +763,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "round_id", "item_id", "slot", name=op.f("uq_pulse_responses_round_id_item_id_slot")
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("pulse_responses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pulse_responses_round_id"), ["round_id"], unique=False)
@@ -893,45 +947,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_answers_source_ref"), ["source_ref"], unique=False)
 
     op.create_table(
-        "identities",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=False),
-        sa.Column("platform", sa.String(length=16), nullable=False),
-        sa.Column("external_id", sa.String(length=128), nullable=False),
-        sa.Column("address", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("status_reason", sa.String(length=200), nullable=True),
-        sa.Column("consent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("awaiting_delivery_id", sa.Integer(), nullable=True),
-        sa.Column("awaiting_stage", sa.String(length=16), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "platform IN ('slack', 'telegram', 'teams', 'webchat')",
-            name=op.f("ck_identities_platform"),
-        ),
-        sa.CheckConstraint(
-            "status IN ('pending', 'active', 'unreachable')", name=op.f("ck_identities_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["awaiting_delivery_id"],
-            ["deliveries.id"],
-            name=op.f("fk_identities_awaiting_delivery_id_deliveries"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["people.id"],
-            name=op.f("fk_identities_person_id_people"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
-        sa.UniqueConstraint("person_id", "platform", name=op.f("uq_identities_person_id_platform")),
-        sa.UniqueConstraint(
-            "platform", "external_id", name=op.f("uq_identities_platform_external_id")
-        ),
-    )
-    op.create_table(
         "answer_comments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("answer_id", sa.Integer(), nullable=False),
@@ -958,16 +973,51 @@ def upgrade() -> None:
             batch_op.f("ix_answer_comments_answer_id"), ["answer_id"], unique=False
         )
 
+    op.create_table(
+        "conversation_states",
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=True),
+        sa.Column("delivery_id", sa.Integer(), nullable=True),
+        sa.Column("since", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("undo_answer_id", sa.Integer(), nullable=True),
+        sa.Column("undo_text", sa.Text(), nullable=True),
+        sa.Column("undo_visibility", sa.String(length=16), nullable=True),
+        sa.Column("undo_until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "purpose IN ('answer', 'follow_up', 'edit', 'pulse')",
+            name=op.f("ck_conversation_states_purpose"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["deliveries.id"],
+            name=op.f("fk_conversation_states_delivery_id_deliveries"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_conversation_states_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["undo_answer_id"],
+            ["answers.id"],
+            name=op.f("fk_conversation_states_undo_answer_id_answers"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_conversation_states")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("conversation_states")
     with op.batch_alter_table("answer_comments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_answer_comments_answer_id"))
 
     op.drop_table("answer_comments")
-    op.drop_table("identities")
     with op.batch_alter_table("answers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_answers_source_ref"))
         batch_op.drop_index(batch_op.f("ix_answers_person_id"))
@@ -1015,6 +1065,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webchat_messages_person_id"))
 
     op.drop_table("webchat_messages")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_person_id"))
+
+    op.drop_table("web_sessions")
     op.drop_table("pulse_rounds")
     op.drop_table("pulse_items")
     op.drop_table("peer_rounds")
@@ -1022,6 +1076,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_peer_groups_cohort_id"))
 
     op.drop_table("peer_groups")
+    op.drop_table("identities")
     with op.batch_alter_table("cohort_memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cohort_memberships_person_id"))
 

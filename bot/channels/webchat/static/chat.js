@@ -78,6 +78,7 @@
 
   async function refresh() {
     const response = await fetch("/chat/api/messages", { credentials: "same-origin" });
+    if (response.status === 401) { window.location.reload(); return; } // says what to do
     if (!response.ok) return;
     const data = await response.json();
     const fingerprint = JSON.stringify(data.messages.map((m) => [m.id, m.version]));
