@@ -15,6 +15,7 @@ import io
 import json
 import random
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -233,6 +234,7 @@ class Responders:
     counts: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     _ids: int = 0
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def excluded_chats(self) -> set[str]:
@@ -241,15 +243,22 @@ class Responders:
         chats |= {f"D{leader.slack_id[1:]}" for leader in self.leaders if leader.responder}
         return chats
 
+    @contextlib.asynccontextmanager
+    async def quiet(self) -> AsyncIterator[None]:
+        """Hold the leaders back (after their posts in flight) while the block runs."""
+        async with self._turn:
+            yield
+
     async def run(self, stop: asyncio.Event) -> None:
         """Answer new messages every second until `stop` is set."""
         rng = random.Random(self.seed)
         while not stop.is_set():
-            try:
-                await self._answer_telegram(rng)
-                await self._answer_slack(rng)
-            except httpx.HTTPError as error:
-                self.errors[type(error).__name__] += 1
+            async with self._turn:
+                try:
+                    await self._answer_telegram(rng)
+                    await self._answer_slack(rng)
+                except httpx.HTTPError as error:
+                    self.errors[type(error).__name__] += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 

@@ -5,6 +5,7 @@ APScheduler only keeps time here (in-memory job store); the schedules live in ou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
@@ -33,6 +34,12 @@ async def run_tick_if_leader(
         return
     try:
         report = await tick(runtime.sessions, runtime.clock, options, memo)
+    except asyncio.CancelledError:
+        # Shutdown cancels a tick in progress; its transaction rolled back, and the next
+        # leader repeats it. Ending quietly keeps a normal stop from logging an error.
+        memo.forget()
+        log.info("tick interrupted by shutdown")
+        return
     except Exception:
         memo.forget()
         log.exception("tick failed")

@@ -7,10 +7,12 @@ one transaction: a handler that fails leaves no trace, so a platform retry can t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -21,6 +23,11 @@ from bot.services.events import first_time
 from bot.services.identities import find_identity
 
 log = logging.getLogger(__name__)
+
+
+# A busy or briefly lost database gets the interaction again, this often, this far apart.
+HANDLE_ATTEMPTS = 4
+HANDLE_RETRY_PAUSE = 0.5
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,26 @@ class Router:
         self.submits[action] = Route(handler, **access)
 
     async def handle(self, interaction: Interaction) -> list[Reply]:
-        """Handle one interaction; a duplicate event id returns no replies."""
+        """Handle one interaction; a duplicate event id returns no replies.
+
+        A database that is busy or briefly gone (SQLite's lock wait ran out, a dropped
+        PostgreSQL connection) gets the whole interaction again: its transaction rolled
+        back, so nothing of it was kept, and the platform was already told it arrived.
+        """
+        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+            try:
+                return await self._handle_once(interaction)
+            except OperationalError as error:
+                if attempt == HANDLE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "database busy; handling the event again",
+                    extra={"error": type(error.orig).__name__, "attempt": attempt},
+                )
+                await asyncio.sleep(HANDLE_RETRY_PAUSE * attempt)
+        raise AssertionError("unreachable")
+
+    async def _handle_once(self, interaction: Interaction) -> list[Reply]:
         after_commit: list[Callable[[], Awaitable[object]]] = []
         async with self.sessions() as session, session.begin():
             if interaction.event_id and not await first_time(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.core import compose
@@ -72,6 +73,26 @@ async def test_same_event_three_times_stores_once(sessions: Sessions) -> None:
     ]
     assert await count(sessions, Answer) == 1
     assert [bool(r) for r in results] == [True, False, False]
+
+
+async def test_an_answer_that_meets_a_busy_database_is_handled_again_and_kept_once(
+    sessions: Sessions, engine: AsyncEngine
+) -> None:
+    _, delivery_id, _ = await leader_with_prompt(sessions)
+    busy = [OperationalError("INSERT", {}, Exception("database is locked"))]
+
+    def locked_once(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if busy and statement.startswith("INSERT INTO processed_events"):
+            raise busy.pop()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", locked_once)
+    try:
+        replies = await router(sessions).handle(submit(str(delivery_id), "Svar", event_id="Ev9"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", locked_once)
+
+    assert busy == [] and replies  # it failed once, then went through
+    assert await count(sessions, Answer) == 1
 
 
 async def test_someone_elses_delivery_stores_nothing(sessions: Sessions) -> None:
