@@ -27,6 +27,8 @@ from aiohttp import web
 from tests.fakes import slack_signing
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
+from tests.slack.world import SlackClient
+from tests.slack.world import buttons as slack_buttons
 
 OSLO = ZoneInfo("Europe/Oslo")
 DOMAIN = "soak.example"
@@ -235,6 +237,8 @@ class Responders:
     errors: Counter[str] = field(default_factory=Counter)
     _ids: int = 0
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Builds interactivity payloads as the Slack tests do (its HTTP client is not used).
+    _slack: SlackClient = field(default_factory=lambda: SlackClient(None, SIGNING_SECRET))  # type: ignore[arg-type]
 
     @property
     def excluded_chats(self) -> set[str]:
@@ -305,13 +309,12 @@ class Responders:
                 continue
             self.answered.add(key)
             blocks = message.get("blocks") or []
-            buttons = _slack_buttons(blocks)
+            buttons = slack_buttons(blocks)
             shown = str(message.get("text", "")) + json.dumps(blocks)
             if buttons and any(marker in shown for marker in PULSE_MARKERS):
                 button = rng.choice(buttons)
-                body = slack_signing.payload_body(
-                    _click(leader.slack_id, channel, ts, button, self._next_id())
-                )
+                click = self._slack.click(leader.slack_id, f"{channel}:{ts}", button)
+                body = slack_signing.payload_body(click)
                 await self._post_slack(body, slack_signing.FORM)
                 self.counts["slack_click"] += 1
             else:
@@ -338,35 +341,3 @@ class Responders:
         response = await self.http.post("/slack/events", content=body, headers=headers)
         if response.status_code >= 300:
             self.errors[f"slack {response.status_code}"] += 1
-
-
-def _slack_buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for block in blocks:
-        if block.get("type") == "actions":
-            found.extend({**e, "block_id": block.get("block_id", "b")} for e in block["elements"])
-    return found
-
-
-def _click(user: str, channel: str, ts: str, button: dict[str, Any], n: int) -> dict[str, Any]:
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0000001"},
-        "api_app_id": "A0000001",
-        "team": {"id": "T0000001", "domain": "fake"},
-        "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-        "channel": {"id": channel, "name": "directmessage"},
-        "message": {"ts": ts, "type": "message"},
-        "trigger_id": f"{n}.trigger",
-        "response_url": "https://hooks.slack.test/actions/1",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button["action_id"],
-                "block_id": button["block_id"],
-                "value": button["value"],
-                "text": button["text"],
-                "action_ts": f"{1_700_000_000 + n}.{n:06d}",
-            }
-        ],
-    }

@@ -14,8 +14,10 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import enabled_plugins
-from bot.channels.webchat.cookies import COOKIE, session_cookie
+from bot.channels.webchat.cookies import COOKIE
 from bot.runtime import Runtime
+from bot.services.web_sessions import SessionKind
+from tests.security import signed_in
 from tests.web import world as w
 from tests.web.conftest import loopback_listener, loopback_only, serving
 
@@ -52,10 +54,13 @@ async def test_chat_and_dashboard_work_under_the_policy(
     served: tuple[Runtime, w.World, str], browser: Browser
 ) -> None:
     runtime, world, base = served
-    context = await browser.new_context(locale="en-GB")
-    await context.add_cookies(
-        [{"name": COOKIE, "value": session_cookie(runtime.secret, world.leader.id), "url": base}]
+    now = runtime.clock.now()
+    token = await signed_in.session_token(
+        runtime.sessions, world.leader.id, SessionKind.WEBCHAT, now
     )
+    cookie = signed_in.chat_cookie(runtime.secret, token)
+    context = await browser.new_context(locale="en-GB")
+    await context.add_cookies([{"name": COOKIE, "value": cookie, "url": base}])
     page = await context.new_page()
     violations = watch_violations(page)
     await page.route("**/*", lambda route: loopback_only(route, base))

@@ -14,16 +14,19 @@ import hashlib
 import hmac
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.webchat.cookies import COOKIE, csrf_token, session_cookie
+from bot.channels.webchat.cookies import COOKIE, csrf_token
+from bot.services.web_sessions import SessionKind
 from tests import factories
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.security import signed_in
 from tests.security.raw_http import post as raw_post
 from tests.security.served import SECRET_KEY, Served, tenkepause_run
 
@@ -123,7 +126,9 @@ async def chat_session(sessions: async_sessionmaker[AsyncSession]) -> dict[str, 
     """Return the cookie and CSRF header of a signed-in web chat user."""
     async with sessions() as session, session.begin():
         person = await factories.person(session, locale="en")
-    cookie = session_cookie(SECRET_KEY, person.id)
+    now = datetime.now(UTC)  # the running process keeps real time
+    token = await signed_in.session_token(sessions, person.id, SessionKind.WEBCHAT, now)
+    cookie = signed_in.chat_cookie(SECRET_KEY, token)
     return {"cookie": f"{COOKIE}={cookie}", "x-csrf-token": csrf_token(SECRET_KEY, cookie)}
 
 
@@ -209,8 +214,10 @@ async def test_twenty_megabytes_get_413_and_memory_stays_flat(
                     for _ in range(PARALLEL)
                 )
             )
+            # How much of the body a client gets to send before it reads the 413 is a race
+            # (the server drains and discards the rest, so the client sees the answer, not a
+            # reset); what must hold is the status and the memory, checked below.
             statuses[(route, chunked)] = {answer.status for answer in answers}
-            assert all(answer.sent < BIG for answer in answers if answer.status == 413) or chunked
     grown = served.rss_bytes() - before
 
     for (route, chunked), seen in statuses.items():

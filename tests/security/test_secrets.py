@@ -12,24 +12,24 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.responses import Response
 
 from bot.app import enabled_plugins
 from bot.channels.telegram.plugin import TelegramPlugin
 from bot.channels.telegram.webhook import webhook_route
 from bot.channels.webchat.cookies import COOKIE as CHAT_COOKIE
-from bot.channels.webchat.cookies import session_cookie
+from bot.services.web_sessions import SessionKind
 from bot.settings import DEMO_SECRET, MAKE_SECRET, Settings
 from bot.web.dashboard.auth import COOKIE as DASHBOARD_COOKIE
-from bot.web.dashboard.auth import SessionCookies
 from bot.web.server import build_app
 from tests import databases
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.security import signed_in
 from tests.security.served import (
     SECRET_KEY,
     TENKEPAUSE,
@@ -209,56 +209,63 @@ async def test_an_empty_webhook_secret_never_accepts_a_call(
     assert any("TELEGRAM_WEBHOOK_SECRET" in problem for problem in short.startup_problems())
 
 
-def dashboard_cookie(key: str, person_id: int) -> str:
-    """Sign a dashboard session for `person_id` with `key`, as the dashboard itself does."""
-    cookies = SessionCookies(key, secure=False)
-    response = Response()
-    cookies.start(response, person_id, w.NOW)
-    header = response.headers["set-cookie"]
-    return header.split(";", 1)[0].split("=", 1)[1]
+@dataclass
+class StrongSite:
+    """A site keyed properly, and genuine sessions of an admin and a leader on it."""
+
+    world: w.World
+    http: httpx.AsyncClient
+    admin_token: str
+    leader_token: str
+
+    def cookies(self, key: str) -> tuple[str, str]:
+        """Return (dashboard, chat) cookies of the genuine sessions, signed with `key`."""
+        admin = self.world.admin.id
+        return (
+            signed_in.dashboard_cookie(key, self.admin_token, admin, w.NOW),
+            signed_in.chat_cookie(key, self.leader_token),
+        )
+
+    async def visit(self, key: str) -> tuple[httpx.Response, httpx.Response]:
+        """Open the dashboard and the chat with cookies signed with `key`."""
+        dashboard, chat = self.cookies(key)
+        return (
+            await self.http.get(
+                "/dashboard/", headers={"cookie": f"{DASHBOARD_COOKIE}={dashboard}"}
+            ),
+            await self.http.get("/chat/api/messages", headers={"cookie": f"{CHAT_COOKIE}={chat}"}),
+        )
 
 
 @pytest.fixture
 async def strong_site(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], db_url: str
-) -> AsyncIterator[tuple[w.World, httpx.AsyncClient]]:
-    """Serve the dashboard and web chat with a proper key."""
+) -> AsyncIterator[StrongSite]:
+    """Serve the dashboard and web chat with a proper key, with two genuine sessions."""
     world = await w.build_world(sessions)
     runtime = w.make_runtime(engine, sessions, db_url)
     runtime.settings = runtime.settings.model_copy(
         update={"secret_key": Settings(_env_file=None, TENKEPAUSE_SECRET_KEY=SECRET_KEY).secret_key}
     )
     runtime.plugins = enabled_plugins(runtime)
+    now = runtime.clock.now()
+    admin = await signed_in.session_token(sessions, world.admin.id, SessionKind.DASHBOARD, now)
+    leader = await signed_in.session_token(sessions, world.leader.id, SessionKind.WEBCHAT, now)
     async with w.client(w.make_app(runtime)) as http:
-        yield world, http
+        yield StrongSite(world, http, admin, leader)
 
 
 @pytest.mark.parametrize("key", WEAK_KEYS.values(), ids=WEAK_KEYS.keys())
 async def test_cookies_forged_with_a_weak_key_are_refused(
-    strong_site: tuple[w.World, httpx.AsyncClient], key: str
+    strong_site: StrongSite, key: str
 ) -> None:
-    world, http = strong_site
-    forged_dashboard = dashboard_cookie(key, world.admin.id)
-    forged_chat = session_cookie(key, world.leader.id)
-    dashboard = await http.get(
-        "/dashboard/", headers={"cookie": f"{DASHBOARD_COOKIE}={forged_dashboard}"}
-    )
-    chat = await http.get("/chat/api/messages", headers={"cookie": f"{CHAT_COOKIE}={forged_chat}"})
+    """Even carrying a genuine session's token, a cookie signed with a weak key gets nowhere."""
+    dashboard, chat = await strong_site.visit(key)
     assert (dashboard.status_code, chat.status_code) == (401, 401)
-    assert world.admin.name not in dashboard.text
+    assert strong_site.world.admin.name not in dashboard.text
 
 
-async def test_cookies_made_with_the_servers_key_work(
-    strong_site: tuple[w.World, httpx.AsyncClient],
-) -> None:
+async def test_cookies_made_with_the_servers_key_work(strong_site: StrongSite) -> None:
     """The forging above is done right: with the real key the same cookies get in."""
-    world, http = strong_site
-    dashboard = await http.get(
-        "/dashboard/",
-        headers={"cookie": f"{DASHBOARD_COOKIE}={dashboard_cookie(SECRET_KEY, world.admin.id)}"},
-    )
-    chat = await http.get(
-        "/chat/api/messages",
-        headers={"cookie": f"{CHAT_COOKIE}={session_cookie(SECRET_KEY, world.leader.id)}"},
-    )
+    dashboard, chat = await strong_site.visit(SECRET_KEY)
     assert (dashboard.status_code, chat.status_code) == (200, 200)
