@@ -344,7 +344,8 @@ class Dispatcher:
         if count:
             log.warning("returned stale claims to pending", extra={"count": count})
         if self.orphan_grace is not None:
-            result = await session.execute(release_orphaned_claims(now, self.orphan_grace))
+            orphans = release_orphaned_claims(now, self.orphan_grace, self.instance)
+            result = await session.execute(orphans)
             orphaned = int(getattr(result, "rowcount", 0) or 0)
             if orphaned:
                 log.warning("returned claims of a dead instance", extra={"count": orphaned})

@@ -84,11 +84,12 @@ class Heartbeat:
             log.warning("could not remove the heartbeat row", exc_info=True)
 
 
-def release_orphaned_claims(now: datetime, grace: timedelta) -> Any:
+def release_orphaned_claims(now: datetime, grace: timedelta, me: str) -> Any:
     """Return an UPDATE that puts back claims whose instance has no live heartbeat.
 
     `grace` spares claims younger than a heartbeat's lifetime, so an instance that claims
-    in the same moment it first beats is never robbed.
+    in the same moment it first beats is never robbed; `me` is never robbed at all: this
+    process is alive, even if a busy database kept its heartbeat from being written.
     """
     alive = select(SchedulerLease.holder).where(
         SchedulerLease.name.like(f"{PREFIX}%"), SchedulerLease.expires_at > now
@@ -98,6 +99,7 @@ def release_orphaned_claims(now: datetime, grace: timedelta) -> Any:
         .where(
             Delivery.status == "claimed",
             Delivery.claimed_at < now - grace,
+            Delivery.claimed_by != me,
             not_(Delivery.claimed_by.in_(alive)),
         )
         .values(status="pending", claimed_by=None, claimed_at=None)

@@ -61,4 +61,5 @@ def test_three_minutes_with_a_crash_lose_nothing_on_either_backend(tmp_path: Pat
         assert figures["pulse_cards"] > 0, output
         assert figures["closed_pulse_cards"] == 0, output
         assert figures["answer_errors"] == {}, output
+        assert figures["bot_errors"] == {}, output  # ERROR lines in the bot's own log
         assert crash is not None and crash.get("left_after_180s") == 0, crash
