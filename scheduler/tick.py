@@ -10,10 +10,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -39,6 +39,7 @@ from storage.queries.audience import audience_people, coach_ids_of
 from storage.queries.inserts import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
+PEOPLE = cast(Table, Person.__table__)
 
 DIGEST_TIME = time(9, 0)
 
@@ -317,9 +318,14 @@ async def update_ignored_streaks(
     for person_id, due_at in latest_rows:
         if person_id is not None:
             latest[person_id] = due_at
-    for person_id, newest_first in history.items():
-        streak = count_ignored(newest_first, latest[person_id], limit)
-        await _record_streak(session, person_id, streak, now, options, report)
+    streaks = {
+        person_id: count_ignored(newest_first, latest[person_id], limit)
+        for person_id, newest_first in history.items()
+    }
+    await _record_streaks(session, streaks)
+    for person_id, streak in streaks.items():
+        if streak >= limit:
+            await _flag_for_attention(session, person_id, streak, now, options, report)
 
 
 def count_ignored(
@@ -339,7 +345,36 @@ def count_ignored(
     return streak
 
 
-async def _record_streak(
+async def _record_streaks(session: AsyncSession, streaks: dict[int, int]) -> None:
+    """Store the streaks that changed, in one statement.
+
+    `updated_at` is kept: a streak is the tick's bookkeeping, not an edit of the person,
+    and the tick's memo would otherwise take every new streak for a roster change.
+    """
+    if not streaks:
+        return
+    stored = dict(
+        (
+            await session.execute(
+                select(Person.id, Person.ignored_in_a_row).where(Person.id.in_(list(streaks)))
+            )
+        ).all()
+    )
+    changed = [
+        {"b_id": person_id, "b_streak": streak}
+        for person_id, streak in streaks.items()
+        if stored.get(person_id) != streak
+    ]
+    if changed:
+        await session.execute(
+            update(PEOPLE)
+            .where(PEOPLE.c.id == bindparam("b_id"))
+            .values(ignored_in_a_row=bindparam("b_streak"), updated_at=PEOPLE.c.updated_at),
+            changed,
+        )
+
+
+async def _flag_for_attention(
     session: AsyncSession,
     person_id: int,
     streak: int,
@@ -347,13 +382,7 @@ async def _record_streak(
     options: TickOptions,
     report: TickReport,
 ) -> None:
-    await session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.ignored_in_a_row != streak)
-        .values(ignored_in_a_row=streak)
-    )
-    if streak < options.ignored_prompts_limit:
-        return
+    """Stop prompting someone who ignored `streak` prompts in a row, and tell their coaches."""
     # Conditional, so that only one tick ever flags the person and writes the notices.
     flagged = await session.execute(
         update(Person)

@@ -349,6 +349,42 @@ async def test_three_ignored_prompts_stop_prompting_and_tell_the_coach_once(
     assert (sam.ignored_in_a_row, sam.needs_attention_since) == (0, None)
 
 
+async def test_recounting_streaks_is_one_statement_and_no_roster_change(
+    sessions: Sessions,
+) -> None:
+    """A streak is the tick's bookkeeping: one bulk write, and the memo keeps its audience."""
+    await seed_oslo_and_new_york(sessions, start=date(2027, 1, 4))
+    async with sessions() as session, session.begin():
+        cohort = await session.scalar(select(Cohort))
+        assert cohort is not None
+        for n in range(5):
+            leader = await add_person(session, f"leader{n}")
+            session.add(CohortMembership(cohort_id=cohort.id, person_id=leader.id))
+    mondays = [date(2027, 1, 4) + timedelta(weeks=n) for n in range(2)]
+    for monday in mondays:  # everyone's Monday prompt is sent and ignored
+        await tick(sessions, sunday_noon(monday), OPTIONS)
+        due = [r for r in await deliveries(sessions, kind="prompt") if r.status == "pending"]
+        await mark_sent(
+            sessions, [r.id for r in due], utc(monday.year, monday.month, monday.day, 7)
+        )
+    memo, clock = TickMemo(), sunday_noon(mondays[-1] + timedelta(weeks=1))
+    with statements(sessions) as seen:
+        await tick(sessions, clock, OPTIONS, memo)
+    writes = [sql for sql in seen if sql.startswith("UPDATE people SET ignored_in_a_row")]
+    assert len(writes) == 1, writes  # seven people's streaks, one statement
+    fingerprint = memo.fingerprint
+    clock.advance(seconds=30)
+    await tick(sessions, clock, OPTIONS, memo)
+    assert memo.fingerprint == fingerprint  # no roster change seen, nothing re-materialised
+    async with sessions() as session:
+        streaks = set(
+            await session.scalars(
+                select(Person.ignored_in_a_row).where(Person.role == "participant")
+            )
+        )
+    assert streaks == {2}
+
+
 async def test_an_answer_breaks_the_streak_and_reset_clears_attention(sessions: Sessions) -> None:
     ids = await seed_oslo_and_new_york(sessions, start=date(2027, 1, 4))
     mondays = [date(2027, 1, 4) + timedelta(weeks=n) for n in range(4)]
