@@ -7,13 +7,13 @@ second answer replaces the first; the row carries no split attributes yet, and i
 only sealed (`bot.core.sealing`: AES-GCM under a key derived from the app's secret), so a
 database holder cannot read it even where they link the row to a person. Closing the round
 opens the seals, maps the slots back to the people who answered (with the key), gives each
-row its plain value and its cohort,
-unit and peer group coarsened until every combination holds `min_responses` respondents,
-drops the rows of an item fewer than that answered (they could never be shown), and rewrites
-the rows under new random keys in random order without slots. Afterwards nothing links a
-receipt (who answered) to a response (what was answered); `storage.scrub` then overwrites
-the erased bytes. Results go through the anonymity rules in `bot.core` before anything is
-shown, and an open round shows none: only its response rate.
+row its plain value and its cohort, unit and peer group coarsened until every combination
+holds `min_responses` respondents, drops the rows of an item fewer than that answered (they
+could never be shown), and rewrites the rows under new random keys in random order without
+slots or seals. Afterwards nothing links a receipt (who answered) to a response (what was
+answered); `storage.scrub` then overwrites the erased bytes. Results go through the
+anonymity rules in `bot.core` before anything is shown, and an open round shows none: only
+its response rate.
 """
 
 from __future__ import annotations
@@ -205,8 +205,9 @@ def value_of(row: PulseResponse, secret: str | None) -> PulseValue:
 async def close_round(session: AsyncSession, round_id: int, *, secret: str | None) -> None:
     """Close a round: erase its slots, coarsen its rows' attributes, rewrite them shuffled.
 
-    Without the `secret` the slots cannot be mapped to people, so anonymous rows keep no
-    split attributes at all. Run `storage.scrub.overwrite_erased` after the commit.
+    Anonymous values are unsealed with the `secret` and stored in plain. Without it (or
+    under another key than the round was open under) sealed values cannot be read and are
+    dropped. Run `storage.scrub.overwrite_erased` after the commit.
     """
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None:
