@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.port import Address, Channel
+from bot.core.pulse_values import PulseValue
 from bot.services.group_prompts import PostedPrompt, post_group_prompt
 from bot.services.pulse_messages import pulse_card
+from bot.services.pulses import value_of
 from scheduler.rounds import open_due_pulse_rounds
 from storage.models import (
     Cohort,
@@ -23,6 +25,7 @@ from storage.models import (
     Person,
     Prompt,
     PulseItem,
+    PulseResponse,
     PulseRound,
     PulseSurvey,
 )
@@ -229,3 +232,11 @@ async def open_due_rounds(sessions: async_sessionmaker[AsyncSession], now: datet
     """Open the rounds due at `now`, as the tick does."""
     async with sessions() as session, session.begin():
         return await open_due_pulse_rounds(session, now)
+
+
+def opened(row: PulseResponse, secret: str) -> PulseValue:
+    """Return a response's value as the app reads it: opened with the key while sealed."""
+    if row.sealed is not None:
+        # A sealed row keeps nothing readable beside the seal.
+        assert (row.value_int, row.value_choices, row.value_text) == (None, None, None)
+    return value_of(row, secret)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.anonymity import effective_min_responses
 from bot.core.compose_pulse import Chosen, ItemView, PulseView, pulse_message
 from bot.core.messages import OutMessage
+from bot.core.pulse_values import PulseValue
 from bot.core.vocabulary import PulseItemKind
 from bot.i18n import gettext_for
 from bot.services.render import renders
@@ -106,7 +107,7 @@ async def current_answers(
     return chosen
 
 
-def chosen_of(item: PulseItem, response: PulseResponse | None) -> Chosen:
+def chosen_of(item: PulseItem, response: PulseResponse | PulseValue | None) -> Chosen:
     """Return a stored answer as the card's `Chosen` (an empty one when unknown)."""
     if response is None:
         return Chosen()

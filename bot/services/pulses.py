@@ -3,14 +3,17 @@
 In an anonymous round a response row holds no person id and no time finer than the round's
 day. While the round is open, a person's answer to an item sits in a `slot`, an HMAC of the
 app's secret key (which the database never holds) over the round, person and item, so a
-second answer replaces the first; the row carries no split attributes yet. Closing the round
-maps the slots back to the people who answered (with the key), gives each row its cohort,
-unit and peer group coarsened until every combination holds `min_responses` respondents,
-drops the rows of an item fewer than that answered (they could never be shown), and rewrites
-the rows under new random keys in random order without slots. Afterwards nothing links a
-receipt (who answered) to a response (what was answered); `storage.scrub` then overwrites
-the erased bytes. Results go through the anonymity rules in `bot.core` before anything is
-shown, and an open round shows none: only its response rate.
+second answer replaces the first; the row carries no split attributes yet, and its value is
+only sealed (`bot.core.sealing`: AES-GCM under a key derived from the app's secret), so a
+database holder cannot read it even where they link the row to a person. Closing the round
+opens the seals, maps the slots back to the people who answered (with the key), gives each
+row its plain value and its cohort, unit and peer group coarsened until every combination
+holds `min_responses` respondents, drops the rows of an item fewer than that answered (they
+could never be shown), and rewrites the rows under new random keys in random order without
+slots or seals. Afterwards nothing links a receipt (who answered) to a response (what was
+answered); `storage.scrub` then overwrites the erased bytes. Results go through the
+anonymity rules in `bot.core` before anything is shown, and an open round shows none: only
+its response rate.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from bot.core.pulse_results import (
     item_report,
     trend,
 )
-from bot.core.pulse_values import PulseValue, RawValue, validate
+from bot.core.pulse_values import PulseValue, RawValue, int_range, validate
+from bot.core.sealing import SealBroken, room_for, seal, unseal
 from bot.core.vocabulary import PulseItemKind
 from storage.models import (
     Audience,
@@ -141,8 +145,13 @@ async def record_response(
     # Anonymous rows carry the round's day, not the answer's: on a quiet day the answer
     # day alone would match a receipt's day and name the respondent.
     response.day = pulse_round.local_date if survey.anonymous else today
-    _set_value(response, value)
-    if not survey.anonymous:
+    if survey.anonymous:
+        # Sealed until close: a database holder who links this row to its receipt (by
+        # transaction id or write order) still cannot read the value.
+        response.sealed = seal(secret, round_id, item_id, slot, value, room=_largest_room(item))
+        _set_value(response, PulseValue())
+    else:
+        _set_value(response, value)
         where = (await split_attributes(session, [person], survey.id))[person.id]
         response.person_id = person_id
         response.cohort_id, response.unit, response.group_id = (
@@ -157,25 +166,48 @@ async def record_response(
 
 async def own_response(
     session: AsyncSession, round_id: int, item_id: int, person_id: int, *, secret: str
-) -> PulseResponse | None:
+) -> PulseValue | None:
     """Return a person's own answer to an item while the round is open (None after)."""
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None or pulse_round.status != "open":
         return None
-    return await session.scalar(
+    row = await session.scalar(
         select(PulseResponse).where(
             PulseResponse.round_id == round_id,
             PulseResponse.item_id == item_id,
             PulseResponse.slot == slot_for(secret, round_id, person_id, item_id),
         )
     )
+    if row is None:
+        return None
+    try:
+        return value_of(row, secret)
+    except SealBroken:
+        return None  # sealed under another key: as good as unanswered for the card
+
+
+def value_of(row: PulseResponse, secret: str | None) -> PulseValue:
+    """Return a row's value: opened with the key while sealed, else its plain columns.
+
+    Raises SealBroken when the row is sealed and `secret` cannot open it.
+    """
+    if row.sealed is None:
+        return PulseValue(
+            value_int=row.value_int,
+            value_choices=tuple(row.value_choices) if row.value_choices else None,
+            value_text=row.value_text,
+        )
+    if secret is None or row.slot is None:
+        raise SealBroken("a sealed value needs the key and its slot")
+    return unseal(secret, row.round_id, row.item_id, row.slot, row.sealed)
 
 
 async def close_round(session: AsyncSession, round_id: int, *, secret: str | None) -> None:
     """Close a round: erase its slots, coarsen its rows' attributes, rewrite them shuffled.
 
-    Without the `secret` the slots cannot be mapped to people, so anonymous rows keep no
-    split attributes at all. Run `storage.scrub.overwrite_erased` after the commit.
+    Anonymous values are unsealed with the `secret` and stored in plain. Without it (or
+    under another key than the round was open under) sealed values cannot be read and are
+    dropped. Run `storage.scrub.overwrite_erased` after the commit.
     """
     pulse_round = await session.get(PulseRound, round_id)
     if pulse_round is None:
@@ -189,7 +221,9 @@ async def close_round(session: AsyncSession, round_id: int, *, secret: str | Non
     if survey.anonymous:
         copies = await _anonymised(session, survey, round_id, rows, secret)
     else:
-        copies = [_copy(row, row.cohort_id, row.unit, row.group_id) for row in rows]
+        copies = [
+            _copy(row, value_of(row, None), row.cohort_id, row.unit, row.group_id) for row in rows
+        ]
     # New rows in shuffled order get new random keys and new places, so neither their
     # keys nor their order tell anything about the order of the receipts.
     random.SystemRandom().shuffle(copies)
@@ -207,8 +241,9 @@ async def _anonymised(
     rows: list[PulseResponse],
     secret: str | None,
 ) -> list[PulseResponse]:
-    """Return the round's rows as they may stay: coarsened attributes, no slot, no person."""
+    """Return the round's rows as they may stay: plain values, coarsened attributes, no slot."""
     k = effective_min_responses(survey.min_responses)
+    rows, values = _opened(round_id, rows, secret)
     receipts = (
         await session.execute(
             select(PulseReceipt.person_id, PulseReceipt.item_id).where(
@@ -257,6 +292,7 @@ async def _anonymised(
             copies.append(
                 _copy(
                     row,
+                    values[id(row)],
                     cohort_id if isinstance(cohort_id, int) else None,
                     unit if isinstance(unit, str) else None,
                     group_id if isinstance(group_id, int) else None,
@@ -385,6 +421,49 @@ def slot_for(secret: str, round_id: int, person_id: int, item_id: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _opened(
+    round_id: int, rows: list[PulseResponse], secret: str | None
+) -> tuple[list[PulseResponse], dict[int, PulseValue]]:
+    """Return the rows whose value opens with the key, and each one's value (by row id()).
+
+    A value sealed under another key (or with none at hand) cannot be read: it is dropped,
+    and the warning says how many, never what.
+    """
+    kept: list[PulseResponse] = []
+    values: dict[int, PulseValue] = {}
+    lost = 0
+    for row in rows:
+        try:
+            values[id(row)] = value_of(row, secret)
+        except SealBroken:
+            lost += 1
+            continue
+        kept.append(row)
+    if lost:
+        log.warning(
+            "closing round %s: %s sealed answers do not open without the key it was open "
+            "under, so they are dropped (was TENKEPAUSE_SECRET_KEY changed or missing?)",
+            round_id,
+            lost,
+        )
+    return kept, values
+
+
+def _largest_room(item: PulseItem) -> int:
+    """Return the bytes the largest answer to `item` takes, so every seal is that long."""
+    kind = PulseItemKind(item.kind)
+    bounds = int_range(kind)
+    if bounds is not None:
+        return room_for(PulseValue(value_int=bounds[1]))
+    if kind is PulseItemKind.SINGLE:
+        keys = _option_keys(item)
+        longest = max(keys, key=lambda k: len(k.encode()), default="")
+        return room_for(PulseValue(value_choices=(longest,)))
+    if kind is PulseItemKind.MULTI:
+        return room_for(PulseValue(value_choices=tuple(_option_keys(item))))
+    return 0  # free text: its length shows only to within a padding block
+
+
 def _set_value(response: PulseResponse, value: PulseValue) -> None:
     response.value_int = value.value_int
     response.value_choices = list(value.value_choices) if value.value_choices else None
@@ -392,7 +471,11 @@ def _set_value(response: PulseResponse, value: PulseValue) -> None:
 
 
 def _copy(
-    row: PulseResponse, cohort_id: int | None, unit: str | None, group_id: int | None
+    row: PulseResponse,
+    value: PulseValue,
+    cohort_id: int | None,
+    unit: str | None,
+    group_id: int | None,
 ) -> PulseResponse:
     return PulseResponse(
         id=random_id(),
@@ -401,9 +484,10 @@ def _copy(
         person_id=row.person_id,
         slot=None,
         day=row.day,
-        value_int=row.value_int,
-        value_choices=row.value_choices,
-        value_text=row.value_text,
+        value_int=value.value_int,
+        value_choices=list(value.value_choices) if value.value_choices else None,
+        value_text=value.value_text,
+        sealed=None,
         cohort_id=cohort_id,
         group_id=group_id,
         unit=unit,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -90,8 +91,10 @@ class PulseResponse(Base):
     """An answer to one item.
 
     In an anonymous round the row has no person and, while the round is open, no split
-    attributes: only the values and a `slot` (an HMAC under the app's secret, never stored
-    here) that lets the same person change their answer. Closing erases the slots, adds the
+    attributes and no readable value: only the value `sealed` (AES-GCM under a key derived
+    from the app's secret, see `bot.core.sealing`) and a `slot` (an HMAC under that secret,
+    never stored here) that lets the same person change their answer. Closing opens the
+    seals, erases the slots and sealed values, writes the values in plain, adds the
     attributes coarsened until every combination holds `min_responses` respondents, and
     rewrites the rows under new random keys in random order. On SQLite the table has no
     rowid, so its physical order is the order of those random keys.
@@ -117,6 +120,8 @@ class PulseResponse(Base):
     value_int: Mapped[int | None] = mapped_column(Integer, nullable=True)
     value_choices: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     value_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Anonymous rounds while open: the value, sealed; the value columns stay empty.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Split attributes, set at close and only where every combination is reportable.
     cohort_id: Mapped[int | None] = mapped_column(
         ForeignKey("cohorts.id", ondelete="SET NULL"), nullable=True

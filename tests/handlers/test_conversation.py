@@ -237,7 +237,10 @@ async def test_after_a_pulse_typing_help_does_not_replace_its_free_text(sessions
     for typed in ("hjelp", "/help", "/start", "Takk!", "ok"):
         await chat.say(typed)
     async with sessions() as session:
-        texts = list(await session.scalars(select(PulseResponse.value_text)))
+        texts = [
+            factories.opened(r, factories.SECRET).value_text
+            for r in await session.scalars(select(PulseResponse))
+        ]
         states = await session.scalar(
             select(func.count())
             .select_from(ConversationState)

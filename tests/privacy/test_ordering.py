@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.pulses import close_round
 from storage.models import PulseReceipt, PulseResponse
+from tests import factories
 from tests.privacy import world as pw
 
 # With 30 rows a random order gives |rho| above 0.6 about once in 4,000 runs.
@@ -34,18 +35,16 @@ async def orders(session: AsyncSession, programme: pw.Programme) -> dict[str, li
             .order_by(PulseReceipt.id)
         )
     )
-    by_key = [
-        owner[t]
-        for t in await session.scalars(
-            select(PulseResponse.value_text)
-            .where(PulseResponse.item_id == note)
-            .order_by(PulseResponse.id)
-        )
-    ]
+    rows = await session.scalars(
+        select(PulseResponse).where(PulseResponse.item_id == note).order_by(PulseResponse.id)
+    )
+    # The test holds the key, so it also tells whose an open round's sealed row is.
+    whose = {row.id: owner[str(factories.opened(row, pw.SECRET).value_text)] for row in rows}
+    by_key = list(whose.values())
     stored = [  # the order the database hands rows back without ORDER BY: physical order
-        owner[t]
-        for (t,) in await session.execute(
-            text(f"SELECT value_text FROM pulse_responses WHERE item_id = {note}")
+        whose[i]
+        for (i,) in await session.execute(
+            text(f"SELECT id FROM pulse_responses WHERE item_id = {note}")
         )
     ]
     return {"receipts": receipts, "key": by_key, "physical": stored}

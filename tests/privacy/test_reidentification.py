@@ -34,8 +34,9 @@ VALUE_COLUMNS = {"value_int", "value_choices", "value_text"}
 KEY_COLUMNS = {"id"}
 # Narrow the candidates to the receipts of that round and item.
 SCOPE_COLUMNS = {"round_id", "item_id"}
-# Must hold one value per round (or none) after close, so they carry nothing.
-ROUND_CONSTANT_COLUMNS = {"day", "slot", "person_id"}
+# Must hold one value per round (or none) after close, so they carry nothing; `sealed`
+# holds the value while the round is open (see test_sealing) and none after close.
+ROUND_CONSTANT_COLUMNS = {"day", "slot", "person_id", "sealed"}
 # Joined through memberships; any other column named like a people column joins on it.
 MEMBERSHIP_COLUMNS = {"cohort_id", "group_id"}
 PEOPLE_COLUMNS = {c.name for c in Base.metadata.tables["people"].columns} - {"id"}

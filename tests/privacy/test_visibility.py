@@ -285,11 +285,11 @@ async def test_typed_commands_after_a_pulse_do_not_touch_its_answers(scene: Scen
         await scene.act(InteractionKind.TEXT, text=word)
         await scene.act(InteractionKind.TEXT, text=word, reply_to=pulse.message_ref)
     async with scene.runtime.sessions() as session:
-        texts = list(
-            await session.scalars(
-                select(PulseResponse.value_text).where(PulseResponse.value_text.is_not(None))
-            )
-        )
+        texts = [
+            text
+            for row in await session.scalars(select(PulseResponse))
+            if (text := factories.opened(row, scene.runtime.secret).value_text) is not None
+        ]
         answer_texts = set(await session.scalars(select(Answer.text)))
     assert texts == ["Pulse free text"]
     assert not answer_texts & set(COMMAND_WORDS)

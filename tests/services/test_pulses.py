@@ -37,6 +37,7 @@ from tests import factories
 DAY = date(2027, 3, 1)
 record = partial(record_response, secret=factories.SECRET)
 close = partial(close_round, secret=factories.SECRET)
+opened = partial(factories.opened, secret=factories.SECRET)
 OPENS = datetime(2027, 3, 1, 7, 30, tzinfo=UTC)
 
 
@@ -167,7 +168,7 @@ async def test_second_answer_changes_the_first_instead_of_adding_one(
         await session.commit()
         assert not first.replaced and second.replaced
         responses = list(await session.scalars(select(PulseResponse)))
-        assert [r.value_choices for r in responses] == [["walk"]]
+        assert [opened(r).value_choices for r in responses] == [("walk",)]
         assert await session.scalar(select(func.count(PulseReceipt.id))) == 1
 
 
@@ -210,7 +211,9 @@ async def test_over_long_text_is_truncated_by_rule_then_stored(
             session, pulse_round.id, items["note"].id, who.id, "ord " * 400, DAY
         )
         await session.commit()
-        stored = await session.scalar(select(PulseResponse.value_text))
+        row = await session.scalar(select(PulseResponse))
+        assert row is not None
+        stored = opened(row).value_text
         assert recorded.truncated
         assert stored is not None and len(stored) <= 500 and stored.endswith("ord…")
 
@@ -278,7 +281,10 @@ async def test_close_rewrites_rows_so_their_order_does_not_follow_the_receipts(
         for who, note in zip(people, answered, strict=True):
             await record(session, pulse_round.id, items["note"].id, who.id, note, DAY)
         await session.commit()
-        by_id = list(await session.scalars(select(PulseResponse.value_text).order_by("id")))
+        by_id = [
+            opened(r).value_text
+            for r in await session.scalars(select(PulseResponse).order_by(PulseResponse.id))
+        ]
         # Random keys: even while open, key order is not answer order (1 chance in 12!).
         assert sorted(by_id) == answered and by_id != answered
         await close(session, pulse_round.id)

@@ -22,7 +22,7 @@ from scheduler.tick import tick
 from storage.models import Audience, Cohort, Delivery, PulseReceipt, PulseResponse, PulseRound
 from tests import factories
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.conftest import signed_app
+from tests.slack.conftest import SECRET, signed_app
 from tests.slack.world import (
     AFTER_FIRING,
     MONDAY,
@@ -161,7 +161,8 @@ async def test_an_anonymous_round_says_so_and_stores_no_person_id(pulse: Pulse) 
     await pulse.click(ref, pulse.shown(ref), "3 ")
 
     (response,) = await pulse.responses()
-    assert (response.value_int, response.person_id) == (3, None)
+    assert (factories.opened(response, SECRET).value_int, response.person_id) == (3, None)
+    assert response.value_int is None  # sealed until the round closes
     async with pulse.sessions() as session:
         receipts = list(await session.scalars(select(PulseReceipt)))
     assert [r.person_id for r in receipts] == [pulse.world.people[LEADER]]  # that, not what
@@ -194,7 +195,7 @@ async def test_a_pulse_scheduled_ahead_arrives_open_the_moment_it_is_due(pulse: 
     await pulse.click(ref, blocks, "4 ")
 
     (response,) = await pulse.responses()
-    assert response.value_int == 4
+    assert factories.opened(response, SECRET).value_int == 4
 
 
 async def test_a_card_sent_before_its_round_opened_is_redrawn_with_buttons(pulse: Pulse) -> None:
@@ -219,4 +220,4 @@ async def test_a_card_sent_before_its_round_opened_is_redrawn_with_buttons(pulse
     assert buttons(redrawn), block_text(redrawn)
     await pulse.click(ref, redrawn, "2 ")
     (response,) = await pulse.responses()
-    assert response.value_int == 2
+    assert factories.opened(response, SECRET).value_int == 2

@@ -49,7 +49,8 @@ async def test_a_pulse_submit_stores_a_response_anonymous_where_the_round_is(
     async with world.runtime.sessions() as session:
         [response] = list(await session.scalars(select(PulseResponse)))
         [receipt] = list(await session.scalars(select(PulseReceipt)))
-    assert response.value_int == 4
+    assert factories.opened(response, SECRET).value_int == 4
+    assert (response.sealed is not None) == anonymous  # sealed until the round closes
     assert response.person_id == (None if anonymous else person.id)
     assert receipt.person_id == person.id
     assert [u.path for u in connector.updates()] == [

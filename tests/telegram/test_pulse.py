@@ -49,7 +49,9 @@ async def test_a_pulse_button_stores_an_anonymous_response(
     async with harness.sessions() as session:
         [response] = list(await session.scalars(select(PulseResponse)))
         [receipt] = list(await session.scalars(select(PulseReceipt)))
-    assert (response.value_int, response.person_id) == (4, None)  # anonymous by construction
+    # Anonymous by construction, and sealed until the round closes.
+    assert (factories.opened(response, SECRET).value_int, response.person_id) == (4, None)
+    assert response.value_int is None
     assert receipt.person_id is not None
     assert len(telegram_api.answers_to_callbacks()) == 1
     # The Telegram message itself was edited to say "registered", never the value.

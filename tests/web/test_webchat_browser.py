@@ -135,4 +135,5 @@ async def test_leader_answers_a_prompt_and_a_pulse_in_the_web_chat(
         "private",
         "webchat",
     )
-    assert [(r.value_int, r.person_id) for r in responses] == [(4, None)]
+    values = [(factories.opened(r, "browser").value_int, r.person_id) for r in responses]
+    assert values == [(4, None)]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 13:04:15.748542
+Create Date: 2026-12-02 13:12:02.994408
 """
 
 from collections.abc import Sequence
@@ -726,6 +726,7 @@ def upgrade() -> None:
         sa.Column("value_int", sa.Integer(), nullable=True),
         sa.Column("value_choices", sa.JSON(), nullable=True),
         sa.Column("value_text", sa.Text(), nullable=True),
+        sa.Column("sealed", sa.LargeBinary(), nullable=True),
         sa.Column("cohort_id", sa.Integer(), nullable=True),
         sa.Column("group_id", sa.Integer(), nullable=True),
         sa.Column("unit", sa.String(length=200), nullable=True),
