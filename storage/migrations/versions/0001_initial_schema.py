@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 13:12:02.994408
+Create Date: 2026-12-02 13:33:49.749236
 """
 
 from collections.abc import Sequence
