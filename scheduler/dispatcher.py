@@ -53,6 +53,8 @@ DELIVERIES = cast(Table, Delivery.__table__)
 IDENTITIES = cast(Table, Identity.__table__)
 ERROR_LENGTH = 500
 RENDER_SLICE = 8  # rows rendered between two yields to the event loop
+# A send that would wait longer than this for its own chat's limit goes back to the outbox.
+CHAT_WAIT_LIMIT = 2.0
 # A failed group commit is retried after these pauses (doubling), never dropped.
 JOURNAL_RETRY_FIRST = 0.2
 JOURNAL_RETRY_MAX = 5.0
@@ -511,6 +513,12 @@ class Dispatcher:
         route, base = job.route, job.base
         if self._claim_running_out(job):
             return base
+        busy_for = self.limiter.chat_wait(route.platform, route.address, route.group)
+        if busy_for > CHAT_WAIT_LIMIT:
+            # One chat's own limit (a coach getting many notices) must not hold the slots
+            # every other chat waits for: back to the outbox until that chat is free.
+            later = self.clock.now() + timedelta(seconds=busy_for)
+            return replace(base, next_attempt_at=max(base.next_attempt_at, later))
         await self.limiter.acquire(route.platform, route.address, route.group)
         if self._claim_running_out(job):
             return base

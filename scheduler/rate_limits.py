@@ -166,6 +166,12 @@ class TokenBucket:
             wait = max(wait, sent[0] + self.rate.per - now)
         return wait if wait > SLACK else 0.0  # a microsecond is float noise, not a burst
 
+    def wait_now(self) -> float:
+        """Return how long a send would wait for this bucket, without reserving a slot."""
+        now = self.monotonic()
+        queued = 0.0 if self._tat is None else self._tat - now
+        return max(0.0, queued - (self.burst - 1) * self.rate.interval, self.blocked_for())
+
     def record(self) -> None:
         """Note that a send goes now."""
         self._sent.append(self.monotonic())
@@ -253,6 +259,17 @@ class RateLimiter:
             await self.sleep(wait)
         for bucket in buckets:
             bucket.record()
+
+    def chat_wait(self, platform: str, address: Mapping[str, Any], group: bool = False) -> float:
+        """Return how long the next send to `address` would wait for its chat's own limits.
+
+        Nothing is reserved: the dispatcher asks before it takes a slot, and puts a row back
+        rather than let one busy chat hold the slots every other chat is waiting for.
+        """
+        key = address_key(address)
+        scopes = ("group", "chat") if group else ("chat",)
+        buckets = (self._bucket(platform, scope, key) for scope in scopes)
+        return max((b.wait_now() for b in buckets if b is not None), default=0.0)
 
     def hold_off(
         self, platform: str, address: Mapping[str, Any], seconds: float, group: bool = False

@@ -26,7 +26,7 @@ from bot.core.messages import OutMessage
 from scheduler.dispatcher import NO_CHANNEL, Dispatcher
 from scheduler.liveness import Heartbeat
 from scheduler.metrics import REGISTRY
-from scheduler.rate_limits import RateLimiter
+from scheduler.rate_limits import Rate, RateLimiter
 from scheduler.retry_policy import RetryPolicy
 from storage.models import Delivery, GroupChat, Identity, PeerGroup, Person
 from tests.fakes.flaky_platform import FlakyPlatform
@@ -409,6 +409,35 @@ async def test_a_failed_commit_of_outcomes_is_retried_so_nothing_is_sent_twice(
     assert failures == []  # the commit did fail once
     assert sorted(channel.texts()) == ["p:0", "p:1", "p:2"]
     assert set((await statuses(sessions)).values()) == {"sent"}
+
+
+async def test_one_busy_chat_does_not_hold_the_slots_other_chats_wait_for(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    await seed_outbox(engine, 10, NOW, platform="webchat")
+    async with sessions() as session, session.begin():
+        # The first five rows all go to one chat (a coach getting five notices at once).
+        for n in range(5):
+            await session.execute(
+                update(Identity)
+                .where(Identity.external_id == f"p{n}")
+                .values(address={"chat": "coach"})
+            )
+    limiter = RateLimiter({"webchat": {"chat": Rate(1, 1)}})
+    channel = RecordingChannel("webchat")
+    worker = dispatcher(
+        sessions, {"webchat": channel}, FrozenClock(NOW), limiter=limiter, concurrency=4
+    )
+
+    assert await worker.run_once() == 10
+
+    # The five other chats were not kept waiting behind the coach's chat ...
+    assert {f"p:{n}" for n in range(5, 10)} <= set(channel.texts())
+    # ... whose later rows went back to the outbox, to go when that chat is free.
+    left = {k: v for k, v in (await statuses(sessions)).items() if v == "pending"}
+    assert 2 <= len(left) <= 3 and set(left) <= {f"p:{n}" for n in range(5)}
+    for key in left:  # not a failed attempt: it never tried
+        assert (await row(sessions, key)).attempts == 0
 
 
 async def test_two_dispatchers_claim_disjoint_rows(engine: AsyncEngine, sessions: Sessions) -> None:
