@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.conversation import Policy
+from bot.core.vocabulary import DEFAULT_LOCALE, Locale
 
 DEMO_SECRET = "tenkepause-demo-only-secret"  # noqa: S105 (public on purpose: demo only)
 # Keys that are published (the demo's, and ones documentation has shown) never sign in production.
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     public_url: str = Field("", alias="TENKEPAUSE_PUBLIC_URL")
     secret_key: SecretStr | None = Field(None, alias="TENKEPAUSE_SECRET_KEY")
     log_level: str = Field("INFO", alias="TENKEPAUSE_LOG_LEVEL")
+    # The command line's language; `export --excel` writes the CSV Excel expects in it.
+    locale: Locale = Field(DEFAULT_LOCALE, alias="TENKEPAUSE_LOCALE")
     instance_name: str | None = Field(None, alias="TENKEPAUSE_INSTANCE")
 
     # Scheduling and delivery.
