@@ -39,8 +39,8 @@ def start_demo(clone: bool, folder: Path, port: int) -> subprocess.Popen[str]:
     """Start the demo in `folder` and return the process (its output is piped)."""
     env = {
         **os.environ,
+        # Only the port: the demo derives its links' address from it.
         "TENKEPAUSE_HTTP_PORT": str(port),
-        "TENKEPAUSE_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     if clone:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(folder / "repo")], check=True)

@@ -45,7 +45,7 @@ async def measure(args: argparse.Namespace) -> list[float]:
             programme = world.programme_yaml(world.cohorts_of(leaders), start, 30, 3, 5)
             (folder / "programme.yaml").write_text(programme)
             cli(environment, "db", "upgrade")
-            cli(environment, "roster", "import", str(folder / "roster.csv"))
+            cli(environment, "roster", "import", str(folder / "roster.csv"), "--create-cohorts")
             cli(environment, "programme", "apply", str(folder / "programme.yaml"))
             engine = make_engine(url)
             sessions = make_sessionmaker(engine)

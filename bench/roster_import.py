@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core.roster import COLUMNS, normalise_email
+from bot.core.roster import COLUMNS, Creating, normalise_email
 from bot.services.roster_import import ImportCounts, run_roster_import
 from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
@@ -190,7 +190,11 @@ async def timed_import(url: str, data: bytes, source: str) -> tuple[ImportCounts
     try:
         started = time.perf_counter()
         counts = await run_roster_import(
-            make_sessionmaker(engine), data, source, now=datetime.now(UTC)
+            make_sessionmaker(engine),
+            data,
+            source,
+            now=datetime.now(UTC),
+            creating=Creating(cohorts=True),
         )
         return counts, time.perf_counter() - started
     finally:

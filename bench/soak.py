@@ -408,7 +408,7 @@ async def soak(args: argparse.Namespace) -> Figures:
             )
             (folder / "programme.yaml").write_text(programme)
             cli(environment, "db", "upgrade")
-            cli(environment, "roster", "import", str(folder / "roster.csv"))
+            cli(environment, "roster", "import", str(folder / "roster.csv"), "--create-cohorts")
             cli(environment, "programme", "apply", str(folder / "programme.yaml"))
             engine = make_engine(url)
             await link_telegram(engine, leaders)

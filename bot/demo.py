@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.core.problems import UserError
+from bot.core.roster import Creating
 from bot.database import open_database
 from bot.prompts.bank import load_bank
 from bot.services.chat_links import chat_link
@@ -56,7 +57,12 @@ async def prepare_demo(settings: Settings, examples: Path = EXAMPLES) -> list[st
     roster, programme = examples / "roster.csv", examples / "programme.yaml"
     async with open_database(settings) as (_engine, sessions):
         counts = await run_roster_import(
-            sessions, roster.read_bytes(), str(roster), now=SystemClock().now()
+            sessions,
+            roster.read_bytes(),
+            str(roster),
+            now=SystemClock().now(),
+            # The roster names the example's cohorts and groups first; the programme adds to them.
+            creating=Creating(cohorts=True),
         )
         said.append(f"Roster {roster.name}: {counts.rows} people; {counts.summary()}.")
         report = await apply_programme_file(

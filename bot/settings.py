@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.conversation import Policy
+from bot.core.vocabulary import DEFAULT_LOCALE, Locale
 
 DEMO_SECRET = "tenkepause-demo-only-secret"  # noqa: S105 (public on purpose: demo only)
 # Keys that are published (the demo's, and ones documentation has shown) never sign in production.
@@ -32,6 +33,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def local_url(host: str, port: int) -> str:
+    """Return ``http://host:port``; a bind to every interface is reached on loopback."""
+    bare = host.strip("[]")
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{port}"
 
 
 class Settings(BaseSettings):
@@ -53,14 +67,24 @@ class Settings(BaseSettings):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
+    @model_validator(mode="after")
+    def _derive_public_url(self) -> Settings:
+        """Without TENKEPAUSE_PUBLIC_URL, send links to where this server listens."""
+        if not self.public_url:
+            self.public_url = local_url(self.http_host, self.http_port)
+        return self
+
     database_url: str = Field(
         "sqlite+aiosqlite:///./data/tenkepause.db", alias="TENKEPAUSE_DATABASE_URL"
     )
     http_host: str = Field("127.0.0.1", alias="TENKEPAUSE_HTTP_HOST")
     http_port: int = Field(8080, alias="TENKEPAUSE_HTTP_PORT")
-    public_url: str = Field("http://127.0.0.1:8080", alias="TENKEPAUSE_PUBLIC_URL")
+    # Unset: derived from the host and port (see `_derive_public_url`).
+    public_url: str = Field("", alias="TENKEPAUSE_PUBLIC_URL")
     secret_key: SecretStr | None = Field(None, alias="TENKEPAUSE_SECRET_KEY")
     log_level: str = Field("INFO", alias="TENKEPAUSE_LOG_LEVEL")
+    # The command line's language; `export --excel` writes the CSV Excel expects in it.
+    locale: Locale = Field(DEFAULT_LOCALE, alias="TENKEPAUSE_LOCALE")
     instance_name: str | None = Field(None, alias="TENKEPAUSE_INSTANCE")
 
     # Scheduling and delivery.

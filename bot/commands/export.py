@@ -12,7 +12,15 @@ from bot.clock import SystemClock
 from bot.commands.common import errors, run
 from bot.core.problems import UserError
 from bot.database import open_database
-from bot.services.exports import ExportFormat, ExportKind, ExportRequest, build_export, serialise
+from bot.services.exports import (
+    PLAIN_CSV,
+    ExportFormat,
+    ExportKind,
+    ExportRequest,
+    build_export,
+    excel_csv,
+    export_bytes,
+)
 from bot.settings import get_settings
 
 
@@ -36,13 +44,26 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of to stdout.")
     ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel",
+            help="CSV for Excel in TENKEPAUSE_LOCALE: with a byte order mark, and for nb and "
+            "nn ';' between cells and a decimal comma (default: plain comma-separated CSV).",
+        ),
+    ] = False,
 ) -> None:
     """Export shared answers, gated pulse results or deliveries; the export is audited."""
     if with_text and not research:
         raise typer.BadParameter("--with-text only applies to --research exports")
+    if excel and fmt is not ExportFormat.CSV:
+        raise typer.BadParameter("--excel only applies to --format csv")
+    if fmt is ExportFormat.XLSX and output is None and sys.stdout.isatty():
+        raise typer.BadParameter("--format xlsx writes a binary file: give --output FILE.xlsx")
     settings = get_settings()
+    style = excel_csv(settings.locale) if excel else PLAIN_CSV
 
-    async def go() -> tuple[str, int]:
+    async def go() -> tuple[bytes, int]:
         request = ExportRequest(kind, cohort=cohort, research=research, with_text=with_text)
         try:
             secret = settings.secret()
@@ -50,14 +71,16 @@ def export_command(
             raise UserError(str(error)) from None
         async with open_database(settings) as (_, sessions), sessions.begin() as session:
             export = await build_export(session, request, secret=secret, now=SystemClock().now())
-            return serialise(export, fmt), len(export.rows)
+            return export_bytes(export, fmt, style), len(export.rows)
 
     body, rows = run(go())
     if output is None:
-        sys.stdout.write(body)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
         return
     try:
-        output.write_text(body, encoding="utf-8")
+        output.write_bytes(body)
     except OSError as error:
         raise UserError(f"--output {output}: cannot write: {error.strerror or error}") from None
     errors.print(f"Wrote {rows} {kind.value} rows to {output}.", markup=False)

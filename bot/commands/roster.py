@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.clock import SystemClock
 from bot.commands.common import console, run
 from bot.core.problems import UserError
+from bot.core.roster import Creating
 from bot.database import open_database
 from bot.services.roster_import import ImportCounts, run_roster_import
 from bot.settings import get_settings
@@ -41,12 +43,40 @@ def _read(file: Path) -> bytes:
         raise UserError(f"{file}: cannot read the file: {error.strerror or error}") from None
 
 
+def _names(names: Iterable[str], limit: int = 20) -> str:
+    """Return `` (a, b, c)`` naming what was created, the tail cut to ``and N more``."""
+    listed = list(names)
+    if not listed:
+        return ""
+    more = f" and {len(listed) - limit} more" if len(listed) > limit else ""
+    return f" ({', '.join(listed[:limit])}{more})"
+
+
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="Roster CSV (UTF-8, separated by ';' or ',').")],
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Check the file and count the changes; change nothing."),
+        typer.Option(
+            "--dry-run",
+            help="Check the file and show the changes, with the names of new cohorts and "
+            "groups; change nothing.",
+        ),
+    ] = False,
+    create_cohorts: Annotated[
+        bool,
+        typer.Option(
+            "--create-cohorts",
+            help="Create the cohorts and peer groups the file names that do not exist yet "
+            "(needed the first time, unless the programme was applied first).",
+        ),
+    ] = False,
+    create_groups: Annotated[
+        bool,
+        typer.Option(
+            "--create-groups",
+            help="Create the peer groups the file names that do not exist yet, in cohorts that do.",
+        ),
     ] = False,
 ) -> None:
     """Create or update people from a roster CSV, by email, in one transaction."""
@@ -71,11 +101,16 @@ def import_command(
                     source,
                     now=SystemClock().now(),
                     dry_run=dry_run,
+                    creating=Creating(cohorts=create_cohorts, groups=create_groups),
                     progress=_Bar(progress),
                 )
 
     counts = run(go())
     line = f"{source}: {counts.rows} rows; {counts.summary()}"
-    extra = f"; new cohorts {counts.cohorts_created}, new peer groups {counts.groups_created}"
+    extra = (
+        f"; new cohorts {counts.cohorts_created}{_names(counts.new_cohorts)}"
+        f", new peer groups {counts.groups_created}"
+        f"{_names(f'{group} in {cohort}' for group, cohort in counts.new_groups)}"
+    )
     suffix = " (dry run: nothing was changed)" if dry_run else ""
     console.print(line + extra + suffix, markup=False, highlight=False, soft_wrap=True)

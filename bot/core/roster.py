@@ -6,9 +6,10 @@ Row numbers count the header as row 1, so they match what a spreadsheet shows.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,7 +32,16 @@ COLUMNS = (
     "slack_id",
     "telegram_username",
 )
+# A file may leave these out of its header entirely; their cells then count as empty.
+OPTIONAL_COLUMNS = frozenset(
+    {"unit", "manager_email", "group", "locale", "timezone", "slack_id", "telegram_username"}
+)
+REQUIRED_COLUMNS = tuple(name for name in COLUMNS if name not in OPTIONAL_COLUMNS)
 DEFAULT_TIMEZONE = "Europe/Oslo"
+# How many known cohort or group names an "unknown cohort" problem lists before "and N more".
+LISTED_NAMES = 10
+# How many further rows a problem about a repeated name lists before "and N more".
+LISTED_ROWS = 5
 MAX_NAME = 200
 MAX_UNIT = 200
 MAX_COHORT_OR_GROUP = 120
@@ -64,10 +74,32 @@ class KnownState:
     """What the database already holds that a roster may refer to."""
 
     emails: frozenset[str] = frozenset()
+    # Names of the cohorts that exist (the programme or an earlier roster named them).
+    cohorts: frozenset[str] = frozenset()
     # Peer group name -> the name of its cohort (None when it has none yet).
     group_cohorts: Mapping[str, str | None] = field(default_factory=dict)
     # Slack user id -> email of the person whose identity it is.
     slack_owners: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Creating:
+    """Which names a roster may introduce: new cohorts (with their groups), new groups."""
+
+    cohorts: bool = False
+    groups: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """What one row says about other things, as far as its cells could be read."""
+
+    row: int
+    email: str | None
+    manager_email: str | None
+    cohort: str | None
+    group: str | None
+    slack_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +153,12 @@ def sniff_delimiter(text: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-def read_roster(text: str, source: str, known: KnownState | None = None) -> RosterReport:
+def read_roster(
+    text: str,
+    source: str,
+    known: KnownState | None = None,
+    creating: Creating | None = None,
+) -> RosterReport:
     """Parse and check a whole roster; return good rows and every problem found."""
     known = known or KnownState()
     records = _records(text, source)
@@ -129,10 +166,11 @@ def read_roster(text: str, source: str, known: KnownState | None = None) -> Rost
     if header is None or isinstance(header[1], Problem) or not any(c.strip() for c in header[1]):
         return RosterReport((), (Problem(where(source, 1), "the header row is missing"),))
     positions, header_problems = _read_header(header[1], source)
-    if header_problems:
+    if any(name not in positions for name in REQUIRED_COLUMNS):
         return RosterReport((), tuple(header_problems))
     rows: list[RosterRow] = []
-    problems: list[tuple[int, Problem]] = []
+    references: list[References] = []
+    problems: list[tuple[int, Problem]] = [(1, problem) for problem in header_problems]
     first_row: dict[str, int] = {}
     for number, cells in records:
         if isinstance(cells, Problem):
@@ -140,8 +178,10 @@ def read_roster(text: str, source: str, known: KnownState | None = None) -> Rost
             continue
         if not any(cell.strip() for cell in cells):
             continue
-        email, row, row_problems = _read_row(number, cells, positions, source)
+        refs, row, row_problems = _read_row(number, cells, positions, len(header[1]), source)
         problems.extend((number, p) for p in row_problems)
+        references.append(refs)
+        email = refs.email
         if email is not None and email in first_row:
             duplicate = f"duplicate email {email}; first given in row {first_row[email]}"
             problems.append(_located(source, number, "email", duplicate))
@@ -150,7 +190,9 @@ def read_roster(text: str, source: str, known: KnownState | None = None) -> Rost
             first_row[email] = number
         if row is not None:
             rows.append(row)
-    problems.extend(check_references(rows, source, known, frozenset(first_row)))
+    problems.extend(
+        check_references(references, source, known, frozenset(first_row), creating or Creating())
+    )
     problems.sort(key=lambda found: found[0])
     return RosterReport(tuple(rows), tuple(problem for _, problem in problems))
 
@@ -179,36 +221,45 @@ def _read_header(cells: Sequence[str], source: str) -> tuple[dict[str, int], lis
         if not name:
             continue
         if name not in COLUMNS:
-            fail(name, f"unknown column; the columns are {','.join(COLUMNS)}")
+            close = difflib.get_close_matches(name, COLUMNS, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            fail(name, f"unknown column; {guess}the columns are {','.join(COLUMNS)}")
         elif name in positions:
             fail(name, "this column appears twice")
         else:
             positions[name] = index
-    for name in COLUMNS:
-        if name not in positions:
-            fail(name, "required column is missing")
+    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+    if missing:
+        listed = ", ".join(missing)
+        problems.append(
+            Problem(
+                where(source, 1),
+                f"required column{'s' if len(missing) > 1 else ''} missing: {listed} "
+                f"(required: {', '.join(REQUIRED_COLUMNS)}; optional: "
+                f"{', '.join(n for n in COLUMNS if n in OPTIONAL_COLUMNS)})",
+            )
+        )
     return positions, problems
 
 
 def _read_row(
-    number: int, cells: Sequence[str], positions: Mapping[str, int], source: str
-) -> tuple[str | None, RosterRow | None, list[Problem]]:
-    """Return the row's email (if valid), the row (if wholly valid) and its problems."""
+    number: int, cells: Sequence[str], positions: Mapping[str, int], width: int, source: str
+) -> tuple[References, RosterRow | None, list[Problem]]:
+    """Return what the row refers to, the row (if wholly valid) and its problems."""
     problems: list[Problem] = []
     fail = _failing_into(problems, source, number)
-    used = set(positions.values())
-    extra = [i for i, cell in enumerate(cells) if i not in used and cell.strip()]
-    if extra:
+    if any(cell.strip() for cell in cells[width:]):
         problems.append(
             Problem(
                 where(source, number),
-                f"the row has {len(cells)} values but the header names {len(positions)} columns",
+                f"the row has {len(cells)} values but the header names {width} columns",
             )
         )
-    value = {
-        name: cells[index].strip() if index < len(cells) else ""
+    value = {name: "" for name in COLUMNS}
+    value.update(
+        (name, cells[index].strip() if index < len(cells) else "")
         for name, index in positions.items()
-    }
+    )
 
     email = _email(value["email"], "email", fail, required=True)
     name = _bounded(value["name"], "name", MAX_NAME, fail, required=True)
@@ -229,10 +280,11 @@ def _read_row(
     if email and manager and email == manager:
         fail("manager_email", "a person cannot be their own manager")
 
+    refs = References(number, email, manager, cohort, group, slack_id)
     if problems or email is None or name is None or role is None:
-        return email, None, problems
+        return refs, None, problems
     if locale is None or timezone is None:
-        return email, None, problems
+        return refs, None, problems
     row = RosterRow(
         row=number,
         email=email,
@@ -247,7 +299,7 @@ def _read_row(
         slack_id=slack_id,
         telegram_username=telegram,
     )
-    return email, row, problems
+    return refs, row, problems
 
 
 @lru_cache(maxsize=65536)
@@ -345,18 +397,24 @@ def _telegram(raw: str, fail: Fail) -> str | None:
 
 
 def check_references(
-    rows: Sequence[RosterRow], source: str, known: KnownState, in_file: frozenset[str]
+    rows: Sequence[References],
+    source: str,
+    known: KnownState,
+    in_file: frozenset[str],
+    creating: Creating,
 ) -> list[tuple[int, Problem]]:
-    """Check what rows say about each other and the database: managers, groups, Slack ids."""
+    """Check what rows say about each other and the database: managers, cohorts, groups, ids."""
     return [
         *_check_managers(rows, source, known, in_file),
+        *_check_new_cohorts(rows, source, known, creating),
+        *_check_new_groups(rows, source, known, creating),
         *_check_groups(rows, source, known),
         *_check_slack_ids(rows, source, known),
     ]
 
 
 def _check_managers(
-    rows: Sequence[RosterRow], source: str, known: KnownState, in_file: frozenset[str]
+    rows: Sequence[References], source: str, known: KnownState, in_file: frozenset[str]
 ) -> Iterator[tuple[int, Problem]]:
     for row in rows:
         manager = row.manager_email
@@ -365,10 +423,91 @@ def _check_managers(
             yield _located(source, row.row, "manager_email", what)
 
 
-def _check_groups(
-    rows: Sequence[RosterRow], source: str, known: KnownState
+def _listed(names: Iterable[str], limit: int = LISTED_NAMES) -> str:
+    """Return names sorted and comma-separated, the tail cut to ``and N more``."""
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:limit])
+    return shown + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
+
+
+def _also_in(rows: Sequence[int]) -> str:
+    """Return `` (also in rows 9, 12)`` for the further rows that repeat a name."""
+    if not rows:
+        return ""
+    shown = ", ".join(str(row) for row in rows[:LISTED_ROWS])
+    more = f" and {len(rows) - LISTED_ROWS} more" if len(rows) > LISTED_ROWS else ""
+    return f" (also in row{'s' if len(rows) > 1 else ''} {shown}{more})"
+
+
+def _by_first_row(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    """Group row numbers by name, in the order names first appear."""
+    found: dict[str, list[int]] = {}
+    for name, row in pairs:
+        found.setdefault(name, []).append(row)
+    return found
+
+
+def _unknown_name(
+    kind: str, name: str, rows: Sequence[int], known: Collection[str], listed_as: str
+) -> str:
+    """Say that a cohort or group is unknown, with a did-you-mean and the known names."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    guess = f"; did you mean {close[0]!r}?" if close else "."
+    return f"unknown {kind} {name!r}{_also_in(rows[1:])}{guess} {listed_as}"
+
+
+def _check_new_cohorts(
+    rows: Sequence[References], source: str, known: KnownState, creating: Creating
 ) -> Iterator[tuple[int, Problem]]:
-    first: dict[str, RosterRow] = {}
+    if creating.cohorts:
+        return
+    unknown = _by_first_row(
+        (row.cohort, row.row) for row in rows if row.cohort and row.cohort not in known.cohorts
+    )
+    if known.cohorts:
+        listed_as = (
+            f"Known cohorts: {_listed(known.cohorts)}. "
+            "Pass --create-cohorts to create the cohorts this file names."
+        )
+    else:
+        listed_as = (
+            "There are no cohorts yet: apply the programme first (tenkepause programme apply), "
+            "or pass --create-cohorts to create the cohorts this file names."
+        )
+    for name, numbers in unknown.items():
+        what = _unknown_name("cohort", name, numbers, known.cohorts, listed_as)
+        yield _located(source, numbers[0], "cohort", what)
+
+
+def _check_new_groups(
+    rows: Sequence[References], source: str, known: KnownState, creating: Creating
+) -> Iterator[tuple[int, Problem]]:
+    if creating.cohorts or creating.groups:
+        return
+    unknown = _by_first_row(
+        (row.group, row.row)
+        for row in rows
+        if row.group and row.cohort and row.group not in known.group_cohorts
+    )
+    cohort_of = {row.group: row.cohort for row in rows if row.group and row.cohort}
+    for name, numbers in unknown.items():
+        cohort = cohort_of[name]
+        siblings = [group for group, of in known.group_cohorts.items() if of == cohort]
+        if siblings:
+            listed_as = f"Known groups in cohort {cohort!r}: {_listed(siblings)}."
+        elif known.group_cohorts:
+            listed_as = f"Known groups: {_listed(known.group_cohorts)}."
+        else:
+            listed_as = "There are no peer groups yet."
+        listed_as += " Pass --create-groups to create the groups this file names."
+        what = _unknown_name("peer group", name, numbers, known.group_cohorts, listed_as)
+        yield _located(source, numbers[0], "group", what)
+
+
+def _check_groups(
+    rows: Sequence[References], source: str, known: KnownState
+) -> Iterator[tuple[int, Problem]]:
+    first: dict[str, References] = {}
     for row in rows:
         if not row.group or not row.cohort:
             continue
@@ -390,11 +529,11 @@ def _check_groups(
 
 
 def _check_slack_ids(
-    rows: Sequence[RosterRow], source: str, known: KnownState
+    rows: Sequence[References], source: str, known: KnownState
 ) -> Iterator[tuple[int, Problem]]:
-    first: dict[str, RosterRow] = {}
+    first: dict[str, References] = {}
     for row in rows:
-        if not row.slack_id:
+        if not row.slack_id or not row.email:
             continue
         earlier = first.setdefault(row.slack_id, row)
         if earlier.email != row.email:

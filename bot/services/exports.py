@@ -7,6 +7,11 @@ What an export may hold:
   id under the secret key); no email, name, platform id, message reference or outbox key,
   and no free text unless `with_text`.
 Every export writes one audit entry.
+
+Files: CSV as RFC 4180 (comma, CRLF) for programs, or as a spreadsheet program expects it in
+the reader's language (`excel_csv`: a BOM so Excel reads UTF-8, and in nb/nn the `;` and
+decimal comma of Norwegian Excel); an `.xlsx` workbook; or JSON. No cell of a CSV or
+workbook can run as a formula.
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.anonymity import Withheld
 from bot.core.problems import UserError
 from bot.core.pulse_results import WHOLE, ItemReport, ItemResult, Shown, SplitBy
+from bot.core.vocabulary import Locale
 from bot.services.pulses import round_results
 from bot.services.review import SHARED, cohort_member_ids, visible_cohorts
 from storage.models import (
@@ -64,6 +73,35 @@ class ExportFormat(StrEnum):
 
     CSV = "csv"
     JSON = "json"
+    XLSX = "xlsx"
+
+
+MEDIA_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.JSON: "application/json",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclass(frozen=True)
+class CsvStyle:
+    """How a CSV file is written: its separator, a byte order mark, the decimal sign."""
+
+    delimiter: str = ","
+    bom: bool = False
+    decimal_comma: bool = False
+
+
+# RFC 4180, for programs (pandas, R, scripts): what `export --format csv` writes by default.
+PLAIN_CSV = CsvStyle()
+
+
+def excel_csv(locale: str) -> CsvStyle:
+    """Return the CSV style Excel opens correctly in `locale`: nb and nn use `;` and `,`."""
+    # Without a BOM Excel reads the bytes as the system's code page (æøå garbled); Norwegian
+    # Excel splits on its list separator `;` and reads `3.5` as text or a date, not a number.
+    norwegian = locale in (Locale.NB, Locale.NN)
+    return CsvStyle(delimiter=";" if norwegian else ",", bom=True, decimal_comma=norwegian)
 
 
 class UnknownCohort(UserError):
@@ -129,19 +167,61 @@ async def build_export(
     return export
 
 
-def serialise(export: Export, fmt: ExportFormat) -> str:
+def serialise(export: Export, fmt: ExportFormat, style: CsvStyle = PLAIN_CSV) -> str:
     """Write an export as CSV (one header row) or JSON (an object with `rows`)."""
     if fmt is ExportFormat.JSON:
         body = {"kind": export.kind.value, "research": export.research, "rows": export.rows}
         return json.dumps(body, ensure_ascii=False, indent=2, default=_json_value) + "\n"
+    if fmt is not ExportFormat.CSV:
+        raise ValueError(f"{fmt.value} is not a text format; use export_bytes")
     buffer = io.StringIO()
     # RFC 4180's CRLF: with a bare "\n" terminator a lone CR in a cell is left unquoted, and
     # spreadsheets start a new row there, with whatever follows as its first cell.
-    writer = csv.DictWriter(buffer, fieldnames=export.columns, lineterminator="\r\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=export.columns, delimiter=style.delimiter, lineterminator="\r\n"
+    )
     writer.writeheader()
     for row in export.rows:
-        writer.writerow({key: _csv_value(row.get(key)) for key in export.columns})
+        writer.writerow({key: _csv_value(row.get(key), style) for key in export.columns})
+    return ("\ufeff" if style.bom else "") + buffer.getvalue()
+
+
+def export_bytes(export: Export, fmt: ExportFormat, style: CsvStyle = PLAIN_CSV) -> bytes:
+    """Return an export as the bytes of a file in `fmt` (CSV and JSON as UTF-8)."""
+    if fmt is ExportFormat.XLSX:
+        return workbook_bytes(export)
+    return serialise(export, fmt, style).encode("utf-8")
+
+
+def workbook_bytes(export: Export) -> bytes:
+    """Write an export as an .xlsx workbook: one sheet, a header row, one row per item."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(export.kind.value)
+    sheet.append(export.columns)
+    for row in export.rows:
+        sheet.append([_xlsx_cell(sheet, row.get(key)) for key in export.columns])
+    buffer = io.BytesIO()
+    book.save(buffer)
     return buffer.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: object) -> object:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime | date):
+        text = value.isoformat()
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    # The file format cannot hold most control characters (openpyxl would refuse the cell),
+    # and XML reads a CR as a line feed anyway: line breaks are stored as "\n".
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
+    # openpyxl makes any text that starts with "=" a formula; a string cell never runs, so
+    # the text is kept as written (no apostrophe needed, unlike CSV).
+    cell.data_type = "s"
+    return cell
 
 
 @dataclass(frozen=True)
@@ -430,9 +510,11 @@ def _json_value(value: object) -> object:
     raise TypeError(f"cannot export a {type(value).__name__}")
 
 
-def _csv_value(value: object) -> object:
+def _csv_value(value: object, style: CsvStyle = PLAIN_CSV) -> object:
     if value is None:
         return ""
+    if isinstance(value, float) and style.decimal_comma:
+        return str(value).replace(".", ",")
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict | list):

@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.problems import InvalidInput
-from bot.core.roster import KnownState, RosterRow, decode_roster, read_roster
+from bot.core.roster import Creating, KnownState, RosterRow, decode_roster, read_roster
 from bot.services.web_sessions import end_sessions_of
 from storage.models import (
     AuditEntry,
@@ -69,6 +69,9 @@ class ImportCounts:
     cohorts_created: int
     groups_created: int
     deactivated: int = 0
+    # The names of the cohorts and (group, cohort) pairs created, so a dry run can show them.
+    new_cohorts: tuple[str, ...] = ()
+    new_groups: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         """Return ``created N, updated N, unchanged N`` and, if any, ``deactivated N``."""
@@ -104,6 +107,7 @@ class _Snapshot:
         cohort_names = {cohort_id: name for name, cohort_id in self.cohorts.items()}
         return KnownState(
             emails=frozenset(self.people),
+            cohorts=frozenset(self.cohorts),
             group_cohorts={
                 name: cohort_names.get(cohort_id) if cohort_id is not None else None
                 for name, (_, cohort_id) in self.groups.items()
@@ -167,12 +171,15 @@ async def run_roster_import(
     *,
     now: datetime,
     dry_run: bool = False,
+    creating: Creating | None = None,
     progress: ImportProgress | None = None,
 ) -> ImportCounts:
     """Import a roster in one transaction; commit it, or roll it back on a dry run or error."""
     async with sessions() as session:
         try:
-            counts = await import_roster(session, data, source, now=now, progress=progress)
+            counts = await import_roster(
+                session, data, source, now=now, creating=creating, progress=progress
+            )
         except BaseException:
             await session.rollback()
             raise
@@ -189,17 +196,19 @@ async def import_roster(
     source: str,
     *,
     now: datetime,
+    creating: Creating | None = None,
     progress: ImportProgress | None = None,
 ) -> ImportCounts:
     """Validate a roster and write it through `session`; the caller commits or rolls back.
 
     Raise InvalidInput listing every problem (row and column) before anything is written.
+    A cohort or peer group that neither the database nor `creating` allows is a problem.
     """
     text, problems = decode_roster(data, source)
     if problems:
         raise InvalidInput(problems)
     snapshot = await _load(session)
-    report = read_roster(text, source, snapshot.known())
+    report = read_roster(text, source, snapshot.known(), creating)
     if report.problems:
         raise InvalidInput(report.problems)
     rows = report.rows
@@ -216,6 +225,8 @@ async def import_roster(
         cohorts_created=len(plan.cohorts),
         groups_created=len(plan.groups),
         deactivated=len(plan.leaving),
+        new_cohorts=tuple(plan.cohorts),
+        new_groups=tuple(plan.groups),
     )
     session.add(
         AuditEntry(

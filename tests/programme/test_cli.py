@@ -69,7 +69,7 @@ def test_upgrade_roster_and_programme_succeed_and_a_second_run_changes_nothing(
 
     code, output = tenkepause(empty_url, "db", "upgrade")
     assert code == 0, output
-    code, output = tenkepause(empty_url, "roster", "import", str(ROSTER))
+    code, output = tenkepause(empty_url, "roster", "import", str(ROSTER), "--create-cohorts")
     assert code == 0, output
     code, output = tenkepause(empty_url, "programme", "validate", str(EXAMPLE))
     assert code == 0, output

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.problems import InvalidInput
+from bot.core.roster import Creating
 from bot.services.roster_import import ImportCounts, run_roster_import
 from storage.models import (
     AuditEntry,
@@ -48,7 +49,12 @@ def changed(text: str, email: str, **values: str) -> str:
 async def load(sessions: Sessions, text: str, *, dry_run: bool = False) -> ImportCounts:
     """Import roster text as the CLI would."""
     return await run_roster_import(
-        sessions, text.encode("utf-8"), "roster.csv", now=T0, dry_run=dry_run
+        sessions,
+        text.encode("utf-8"),
+        "roster.csv",
+        now=T0,
+        dry_run=dry_run,
+        creating=Creating(cohorts=True),
     )
 
 

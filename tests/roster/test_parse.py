@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.roster import COLUMNS, KnownState, decode_roster, read_roster
+from bot.core.roster import COLUMNS, Creating, KnownState, decode_roster, read_roster
 from bot.core.vocabulary import Locale, Role
 
 HEADER = ",".join(COLUMNS)
 ASE = "ase.odegard@trondheim.kommune.example"
+# Most tests are about the cells, not about which cohorts exist: let them create any.
+NEW = Creating(cohorts=True)
 
 
 def roster(*rows: str, separator: str = ",", header: str = HEADER) -> str:
@@ -17,9 +19,9 @@ def roster(*rows: str, separator: str = ",", header: str = HEADER) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def problems_of(text: str, known: KnownState | None = None) -> list[str]:
+def problems_of(text: str, known: KnownState | None = None, creating: Creating = NEW) -> list[str]:
     """Return every problem of a roster as printed text."""
-    return [str(problem) for problem in read_roster(text, "roster.csv", known).problems]
+    return [str(p) for p in read_roster(text, "roster.csv", known, creating).problems]
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
@@ -32,7 +34,7 @@ def test_bom_and_either_separator_read_the_same_rows_with_aeoeaa_intact(
         separator=separator,
     )
     decoded, problems = decode_roster(bom + text.encode("utf-8"), "roster.csv")
-    report = read_roster(decoded, "roster.csv")
+    report = read_roster(decoded, "roster.csv", creating=NEW)
     assert problems == []
     assert report.problems == ()
     [row] = report.rows
@@ -54,7 +56,7 @@ def test_empty_locale_and_timezone_default_and_values_are_normalised() -> None:
     text = roster(
         " Tone.Aas@Trondheim.Kommune.Example , Tone Aas ,Admin,HR,,,,,,,@tone_aas",
     )
-    [row] = read_roster(text, "roster.csv").rows
+    [row] = read_roster(text, "roster.csv", creating=NEW).rows
     assert row.email == "tone.aas@trondheim.kommune.example"
     assert (row.name, row.role, row.locale, row.timezone) == (
         "Tone Aas",
@@ -72,7 +74,7 @@ def test_empty_locale_and_timezone_default_and_values_are_normalised() -> None:
 
 def test_quoted_names_may_hold_the_separator() -> None:
     text = roster(f'{ASE},"Ødegård, Åse",participant,,,kull-1,,,,,', separator=",")
-    [row] = read_roster(text, "roster.csv").rows
+    [row] = read_roster(text, "roster.csv", creating=NEW).rows
     assert row.name == "Ødegård, Åse"
 
 
@@ -88,14 +90,40 @@ def test_blank_lines_are_skipped_but_still_counted_like_a_spreadsheet() -> None:
     ]
 
 
-def test_missing_and_unknown_columns_are_named() -> None:
-    header = HEADER.replace(",telegram_username", ",telegram").replace("slack_id,", "")
-    found = problems_of(roster(header=header))
+def test_unknown_columns_are_named_with_a_guess_and_the_rows_are_still_checked() -> None:
+    header = HEADER.replace(",telegram_username", ",telegram")
+    found = problems_of(roster("a@x.example,A,boss,,,kull-1,,,,,", header=header))
     assert found == [
-        "roster.csv row 1, column telegram: unknown column; the columns are " + ",".join(COLUMNS),
-        "roster.csv row 1, column slack_id: required column is missing",
-        "roster.csv row 1, column telegram_username: required column is missing",
+        "roster.csv row 1, column telegram: unknown column; did you mean 'telegram_username'? "
+        "the columns are " + ",".join(COLUMNS),
+        "roster.csv row 2, column role: unknown role 'boss'; expected participant, coach or admin",
     ]
+
+
+def test_missing_required_columns_are_one_problem_naming_them() -> None:
+    header = "email,unit,group"
+    assert problems_of(roster("a@x.example,HR,", header=header)) == [
+        "roster.csv row 1: required columns missing: name, role, cohort "
+        "(required: email, name, role, cohort; optional: unit, manager_email, group, locale, "
+        "timezone, slack_id, telegram_username)"
+    ]
+
+
+def test_optional_columns_may_be_left_out_of_the_header() -> None:
+    text = roster("a@x.example,Åse,participant,kull-1", header="email,name,role,cohort")
+    [row] = read_roster(text, "roster.csv", creating=NEW).rows
+    assert (row.email, row.cohort, row.group, row.manager_email) == (
+        "a@x.example",
+        "kull-1",
+        None,
+        None,
+    )
+    assert (row.slack_id, row.telegram_username, row.unit, row.timezone) == (
+        None,
+        None,
+        "",
+        "Europe/Oslo",
+    )
 
 
 def test_an_empty_file_says_the_header_is_missing() -> None:
@@ -105,7 +133,7 @@ def test_an_empty_file_says_the_header_is_missing() -> None:
 def test_columns_may_come_in_any_order() -> None:
     header = ",".join(reversed(COLUMNS))
     text = roster(",,Europe/Oslo,en,,kull-1,,,participant,Åse,a@x.example", header=header)
-    [row] = read_roster(text, "roster.csv").rows
+    [row] = read_roster(text, "roster.csv", creating=NEW).rows
     assert (row.email, row.name, row.locale) == ("a@x.example", "Åse", Locale.EN)
 
 
@@ -149,6 +177,21 @@ def test_every_bad_row_is_reported_with_row_and_column() -> None:
     ]
 
 
+def test_an_unknown_manager_in_a_row_with_other_problems_is_reported_too() -> None:
+    text = roster(
+        "a@x.example,A,boss,,nobody@x.example,kull-1,,,,,",
+        "b@x.example,B,participant,,nobody@x.example,kull-1,,fr,,,",
+    )
+    assert problems_of(text) == [
+        "roster.csv row 2, column role: unknown role 'boss'; expected participant, coach or admin",
+        "roster.csv row 2, column manager_email: unknown manager nobody@x.example: "
+        "not in this file nor in the database",
+        "roster.csv row 3, column locale: unknown locale 'fr'; expected nb, nn or en",
+        "roster.csv row 3, column manager_email: unknown manager nobody@x.example: "
+        "not in this file nor in the database",
+    ]
+
+
 def test_a_manager_in_a_row_with_other_problems_is_still_known() -> None:
     text = roster(
         "boss@x.example,Boss,chief,,,kull-1,,,,,",
@@ -161,7 +204,7 @@ def test_a_manager_known_in_the_database_is_accepted() -> None:
     text = roster("a@x.example,A,participant,,Boss@X.example,kull-1,,,,,")
     known = KnownState(emails=frozenset({"boss@x.example"}))
     assert problems_of(text, known) == []
-    assert read_roster(text, "roster.csv", known).rows[0].manager_email == "boss@x.example"
+    assert read_roster(text, "roster.csv", known, NEW).rows[0].manager_email == "boss@x.example"
 
 
 def test_a_group_must_stay_in_one_cohort_in_the_file_and_the_database() -> None:
@@ -188,7 +231,7 @@ def test_names_of_cohorts_and_groups_are_trimmed_and_limited() -> None:
         "a@x.example,A,participant,,,  kull-1  , gruppe-1 ,,,,",
         f"b@x.example,B,participant,,,{long},,,,,",
     )
-    report = read_roster(text, "roster.csv")
+    report = read_roster(text, "roster.csv", creating=NEW)
     assert (report.rows[0].cohort, report.rows[0].group) == ("kull-1", "gruppe-1")
     assert [str(p) for p in report.problems] == [
         "roster.csv row 3, column cohort: too long: 121 characters, at most 120"
@@ -214,3 +257,53 @@ def test_a_row_with_more_values_than_columns_is_reported() -> None:
     assert problems_of(text) == [
         "roster.csv row 2: the row has 12 values but the header names 11 columns"
     ]
+
+
+KNOWN = KnownState(
+    cohorts=frozenset({"kull-1", "kull-2"}),
+    group_cohorts={
+        "kull-1-gruppe-1": "kull-1",
+        "kull-1-gruppe-2": "kull-1",
+        "kull-2-gruppe-1": "kull-2",
+    },
+)
+
+
+def test_an_unknown_cohort_is_named_once_with_a_guess_and_the_known_ones() -> None:
+    text = roster(
+        "a@x.example,A,participant,,,kull-1,kull-1-gruppe-1,,,,",
+        "b@x.example,B,participant,,,kul-1,,,,,",
+        "c@x.example,C,participant,,,kul-1,,,,,",
+        "d@x.example,D,participant,,,kull-1,kull-1-grupe-2,,,,",
+    )
+    assert problems_of(text, KNOWN, Creating()) == [
+        "roster.csv row 3, column cohort: unknown cohort 'kul-1' (also in row 4); "
+        "did you mean 'kull-1'? Known cohorts: kull-1, kull-2. "
+        "Pass --create-cohorts to create the cohorts this file names.",
+        "roster.csv row 5, column group: unknown peer group 'kull-1-grupe-2'; "
+        "did you mean 'kull-1-gruppe-2'? Known groups in cohort 'kull-1': kull-1-gruppe-1, "
+        "kull-1-gruppe-2. Pass --create-groups to create the groups this file names.",
+    ]
+    assert problems_of(text, KNOWN, Creating(cohorts=True)) == []
+    [cohort_problem] = problems_of(text, KNOWN, Creating(groups=True))
+    assert cohort_problem.startswith("roster.csv row 3, column cohort: unknown cohort 'kul-1'")
+
+
+def test_with_no_cohorts_yet_the_problem_says_how_to_create_them() -> None:
+    rows = [f"p{i}@x.example,P{i},participant,,,kull-1,,,,," for i in range(8)]
+    assert problems_of(roster(*rows), KnownState(), Creating()) == [
+        "roster.csv row 2, column cohort: unknown cohort 'kull-1' "
+        "(also in rows 3, 4, 5, 6, 7 and 2 more). There are no cohorts yet: apply the "
+        "programme first (tenkepause programme apply), or pass --create-cohorts to create "
+        "the cohorts this file names."
+    ]
+
+
+def test_a_long_list_of_known_cohorts_is_cut_short() -> None:
+    known = KnownState(cohorts=frozenset(f"kull-{n:02}" for n in range(1, 15)))
+    [problem] = problems_of(roster("a@x.example,A,participant,,,ukjent,,,,,"), known, Creating())
+    assert (
+        "Known cohorts: kull-01, kull-02, kull-03, kull-04, kull-05, kull-06, kull-07, " in problem
+    )
+    assert "kull-10 and 4 more." in problem
+    assert "did you mean" not in problem

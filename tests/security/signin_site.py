@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from bot.app import enabled_plugins
 from bot.clock import FrozenClock
+from bot.core.roster import Creating
 from bot.handlers.registry import build_router
 from bot.runtime import Runtime
 from bot.services.chat_links import chat_link
@@ -101,7 +102,9 @@ async def open_site(
     runtime.router = build_router(sessions, clock, runtime.secret, settings.conversation_policy())
     runtime.plugins = enabled_plugins(runtime)
     app = build_app(runtime, extra_routes=dashboard_routes(runtime))
-    await run_roster_import(sessions, ROSTER.read_bytes(), str(ROSTER), now=clock.now())
+    await run_roster_import(
+        sessions, ROSTER.read_bytes(), str(ROSTER), now=clock.now(), creating=Creating(cohorts=True)
+    )
     async with sessions() as session:
         ids = {
             email: person_id

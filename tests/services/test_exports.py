@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,8 @@ from bot.services.exports import (
     ExportRequest,
     UnknownCohort,
     build_export,
+    excel_csv,
+    export_bytes,
     pseudonym,
     serialise,
 )
@@ -58,6 +61,16 @@ async def identifying_values(sessions: async_sessionmaker[AsyncSession]) -> set[
     return {p.email for p in people} | {p.name for p in people} | set(ids)
 
 
+def readable(result: Export, fmt: ExportFormat) -> str:
+    """Return every character an export file holds: its text, or a workbook's cells."""
+    if fmt is not ExportFormat.XLSX:
+        return serialise(result, fmt)
+    book = openpyxl.load_workbook(io.BytesIO(export_bytes(result, fmt)))
+    return "\n".join(
+        str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row
+    )
+
+
 @pytest.fixture
 async def world(sessions: async_sessionmaker[AsyncSession]) -> w.World:
     """Seed the two cohorts."""
@@ -73,7 +86,7 @@ async def test_research_export_has_no_email_name_or_platform_id(
         for fmt in ExportFormat:
             for with_text in (False, True):
                 result = await export(sessions, kind, research=True, with_text=with_text)
-                body = serialise(result, fmt)
+                body = readable(result, fmt)
                 leaked = [s for s in secrets if s in body]
                 assert leaked == [], (kind, fmt, leaked)
                 assert "email" not in body and "message_ref" not in body
@@ -176,6 +189,62 @@ async def test_csv_cells_cannot_run_as_formulas(
     assert '\'=HYPERLINK("http://x")' in texts
 
 
+async def test_excel_csv_has_a_bom_and_in_norwegian_semicolons_and_decimal_commas(
+    sessions: async_sessionmaker[AsyncSession], world: w.World
+) -> None:
+    pulses = await export(sessions, ExportKind.PULSES, cohort="kull-a")
+    answers = await export(sessions, ExportKind.ANSWERS)
+    for locale in ("nb", "nn"):
+        data = export_bytes(pulses, ExportFormat.CSV, excel_csv(locale))
+        assert data.startswith(b"\xef\xbb\xbf")
+        text = data.decode("utf-8-sig")
+        assert text.splitlines()[0] == ";".join(pulses.columns)
+        assert "\r\n" in text
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+        shown = next(row for row in rows if row["shown"] == "True")
+        mean = next(r["mean"] for r in pulses.rows if r["shown"])
+        assert isinstance(mean, float) and not mean.is_integer()
+        assert shown["mean"] == str(mean).replace(".", ",")
+        assert json.loads(shown["distribution"]) == {"1": 0, "2": 1, "3": 1, "4": 2, "5": 2}
+        shared = export_bytes(answers, ExportFormat.CSV, excel_csv(locale)).decode("utf-8-sig")
+        texts = {r["text"] for r in csv.DictReader(io.StringIO(shared, newline=""), delimiter=";")}
+        assert w.SHARED_TEXT in texts
+    english = export_bytes(pulses, ExportFormat.CSV, excel_csv("en")).decode("utf-8")
+    assert english.startswith("\ufeff" + ",".join(pulses.columns) + "\r\n")
+    assert str(mean) in english
+    plain = export_bytes(pulses, ExportFormat.CSV)
+    assert plain.startswith(",".join(pulses.columns).encode())
+
+
+async def test_xlsx_holds_the_same_cells_as_the_csv(
+    sessions: async_sessionmaker[AsyncSession], world: w.World
+) -> None:
+    for kind in ALL_KINDS:
+        result = await export(sessions, kind)
+        book = openpyxl.load_workbook(io.BytesIO(export_bytes(result, ExportFormat.XLSX)))
+        sheet = book.active
+        assert sheet is not None and sheet.title == kind.value
+        cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+        assert cells[0] == result.columns
+        csv_rows = list(csv.DictReader(io.StringIO(serialise(result, ExportFormat.CSV))))
+        assert len(cells) - 1 == len(csv_rows) == len(result.rows) > 0
+        for row, from_csv in zip(cells[1:], csv_rows, strict=True):
+            for value, column in zip(row, result.columns, strict=True):
+                expected = from_csv[column]
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    # The file stores numbers as numbers: 1.0 reads back as 1.
+                    assert value == float(expected), (kind, column)
+                else:
+                    assert ("" if value is None else str(value)) == expected, (kind, column)
+    pulses = await export(sessions, ExportKind.PULSES, cohort="kull-a")
+    sheet = openpyxl.load_workbook(io.BytesIO(export_bytes(pulses, ExportFormat.XLSX))).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    means = [row[header.index("mean")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    # Numbers stay numbers, so a spreadsheet can sum them in any locale.
+    assert any(isinstance(mean, float) for mean in means)
+
+
 def run_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `tenkepause` as a separate process against the test database."""
     env = {
@@ -235,3 +304,39 @@ async def test_cli_login_link_prints_a_working_link(
     assert refused.returncode == 1 and "not a coach or admin" in refused.stderr
     unknown = run_cli(db_url, "login-link", "nobody@kommune.example")
     assert unknown.returncode == 1 and "nobody in the roster" in unknown.stderr
+
+
+async def test_cli_excel_csv_follows_the_locale_and_xlsx_goes_to_a_file(
+    backend: str, db_url: str, world: w.World, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the CLI is exercised once, on SQLite")
+    nb = run_cli(db_url, "export", "pulses", "--excel")
+    assert nb.returncode == 0, nb.stderr
+    assert nb.stdout.startswith("\ufeffsurvey;round;round_date;")
+    english = subprocess.run(
+        [str(Path(sys.executable).parent / "tenkepause"), "export", "pulses", "--excel"],
+        env={
+            **os.environ,
+            "TENKEPAUSE_DATABASE_URL": db_url,
+            "TENKEPAUSE_SECRET_KEY": w.SECRET,
+            "TENKEPAUSE_LOCALE": "en",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.startswith("\ufeffsurvey,round,round_date,")
+    plain = run_cli(db_url, "export", "pulses")
+    assert plain.stdout.startswith("survey,round,round_date,")
+
+    target = tmp_path / "svar.xlsx"
+    done = run_cli(db_url, "export", "answers", "--format", "xlsx", "--output", str(target))
+    assert done.returncode == 0, done.stderr
+    sheet = openpyxl.load_workbook(target).active
+    assert sheet is not None
+    assert w.SHARED_TEXT in {cell for row in sheet.iter_rows(values_only=True) for cell in row}
+    refused = run_cli(db_url, "export", "answers", "--format", "json", "--excel")
+    assert refused.returncode != 0 and "--excel only applies to --format csv" in refused.stderr

@@ -122,7 +122,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         roster = tmp_path / "roster.csv"
         roster.write_text(ROSTER, encoding="utf-8")
         await cli(env, tmp_path, "db", "upgrade")
-        await cli(env, tmp_path, "roster", "import", str(roster))
+        await cli(env, tmp_path, "roster", "import", str(roster), "--create-cohorts")
         log = tmp_path / "run.log"
         with log.open("wb") as sink:
             process = await asyncio.create_subprocess_exec(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -56,6 +58,14 @@ def cohort_pages(world: w.World, cohort: int, person: int) -> list[str]:
     """Return every GET page of a cohort."""
     base = f"/dashboard/cohorts/{cohort}"
     return [base, f"{base}/people/{person}", f"{base}/pulses/{world.survey}"]
+
+
+def workbook_text(response: httpx.Response) -> str:
+    """Return every cell of a downloaded .xlsx workbook as text."""
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    return "\n".join(
+        str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row
+    )
 
 
 async def count(runtime: Runtime, model: type, *where: object) -> int:
@@ -125,7 +135,7 @@ async def test_private_answers_appear_in_no_page_and_no_export(site: Site) -> No
             (await http.get(f"/dashboard/cohorts/{cohort}/pulses/{site.world.survey}")).text
         )
         for kind in ("answers", "pulses", "deliveries"):
-            for fmt in ("csv", "json"):
+            for fmt in ("csv", "xlsx", "json"):
                 for research in ("", "1"):
                     response = await http.post(
                         f"/dashboard/cohorts/{cohort}/export",
@@ -137,7 +147,7 @@ async def test_private_answers_appear_in_no_page_and_no_export(site: Site) -> No
                         },
                     )
                     assert response.status_code == 200
-                    bodies.append(response.text)
+                    bodies.append(workbook_text(response) if fmt == "xlsx" else response.text)
         everything = "\n".join(bodies)
         assert w.SHARED_TEXT in everything and w.GROUP_TEXT in everything
         assert w.PRIVATE_TEXT not in everything
@@ -310,3 +320,44 @@ async def test_a_scheduled_prompt_in_the_past_is_refused_with_a_labelled_error(s
     assert response.status_code == 400
     assert 'aria-describedby="send_at-error"' in response.text
     assert await count(site.runtime, Occurrence) == 1
+
+
+async def test_downloads_open_in_the_coachs_excel(site: Site) -> None:
+    async with site.runtime.sessions() as session, session.begin():
+        coach = await session.get(Person, site.world.coach_a.id)
+        assert coach is not None
+        coach.locale = "nb"
+    http = await signed_in(site, site.world.coach_a)
+    cohort = site.world.cohort_a
+    token = w.csrf_token((await http.get(f"/dashboard/cohorts/{cohort}")).text)
+
+    async def download(fmt: str) -> httpx.Response:
+        response = await http.post(
+            f"/dashboard/cohorts/{cohort}/export",
+            data={"csrf_token": token, "kind": "answers", "format": fmt},
+        )
+        assert response.status_code == 200
+        return response
+
+    norwegian = await download("csv")
+    assert norwegian.headers["content-type"] == "text/csv; charset=utf-8"
+    assert norwegian.content.startswith(b"\xef\xbb\xbf")
+    header = norwegian.content.decode("utf-8-sig").split("\r\n", 1)[0]
+    assert ";" in header and "," not in header
+    assert w.SHARED_TEXT in norwegian.content.decode("utf-8-sig")
+
+    async with site.runtime.sessions() as session, session.begin():
+        coach = await session.get(Person, site.world.coach_a.id)
+        assert coach is not None
+        coach.locale = "en"
+    english = await download("csv")
+    assert english.content.startswith(b"\xef\xbb\xbf")
+    header = english.content.decode("utf-8-sig").split("\r\n", 1)[0]
+    assert "," in header and ";" not in header
+
+    workbook = await download("xlsx")
+    assert workbook.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert 'filename="tenkepause-answers-' in workbook.headers["content-disposition"]
+    assert w.SHARED_TEXT in workbook_text(workbook)

@@ -350,8 +350,9 @@ async def export_download(page: Page) -> Response:
     export = await exports.build_export(
         page.session, request, secret=page.runtime.secret, now=page.now, actor=page.me
     )
-    body = exports.serialise(export, fmt)
-    media = "text/csv; charset=utf-8" if fmt is exports.ExportFormat.CSV else "application/json"
+    # Coaches open downloads in a spreadsheet program, in the language they read the page in.
+    body = exports.export_bytes(export, fmt, exports.excel_csv(page.locale))
+    media = exports.MEDIA_TYPES[fmt]
     filename = f"tenkepause-{kind.value}-{cohort.id}.{fmt.value}"
     return Response(
         body,
