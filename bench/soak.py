@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ class Figures:
     minutes: float
     alive_checks: int = 0
     died: str | None = None
-    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (minute, MB)
+    rss_mb: list[tuple[float, float, int]] = field(default_factory=list)  # (minute, MB, start)
     sent: int = 0
     lost: int = 0
     failed: int = 0
@@ -98,9 +99,12 @@ class Figures:
                     f"recovery took {recovery} s (target {RECOVERY_TARGET} s)",
                 )
             )
-        if self.minutes >= 10 and len(self.rss_mb) >= 6:
-            third = next(mb for minute, mb in self.rss_mb if minute >= self.minutes / 3)
-            end = self.rss_mb[-1][1]
+        # Judged over the process alive at the end (a restart starts its curve afresh).
+        last = [(minute, mb) for minute, mb, start in self.rss_mb if start == self.rss_mb[-1][2]]
+        if len(last) >= 6 and last[-1][0] - last[0][0] >= 10:
+            begun = last[0][0] + (last[-1][0] - last[0][0]) / 3
+            third = next(mb for minute, mb in last if minute >= begun)
+            end = last[-1][1]
             checks.append(
                 (end <= third * RSS_GROWTH_LIMIT, f"RSS grew from {third:.0f} to {end:.0f} MB")
             )
@@ -372,6 +376,15 @@ async def _claims_and_backlog(engine: AsyncEngine) -> tuple[int, dict[str, int]]
     return int(claimed or 0), {str(platform): int(n) for platform, n in backlog}
 
 
+async def outbox_refs(engine: AsyncEngine, refs: list[str]) -> set[str]:
+    """Return which of these message references outbox rows were sent as."""
+    async with engine.connect() as connection:
+        found = await connection.scalars(
+            select(Delivery.message_ref).where(Delivery.message_ref.in_(refs))
+        )
+        return {str(ref) for ref in found}
+
+
 async def sent_refs_missing(engine: AsyncEngine, platforms: world.Platforms) -> int:
     """Return how many rows marked sent have no message at their platform's fake."""
     async with engine.connect() as connection:
@@ -461,7 +474,9 @@ async def drive(
     began = time.monotonic()
     stop = asyncio.Event()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        responders = world.Responders(http, platforms, leaders, seed=args.seed)
+        responders = world.Responders(
+            http, platforms, leaders, seed=args.seed, outbox_refs=partial(outbox_refs, engine)
+        )
         answering = asyncio.create_task(responders.run(stop))
         crashing = None
         if args.crash_after is not None:
@@ -507,7 +522,7 @@ async def _check(engine: AsyncEngine, bot: Bot, elapsed: float, figures: Figures
     figures.alive_checks += 1
     mb = rss_mb(bot.pid)
     counts = await outbox(engine, datetime.now(UTC))
-    figures.rss_mb.append((round(elapsed / 60, 2), round(mb, 1)))
+    figures.rss_mb.append((round(elapsed / 60, 2), round(mb, 1), bot.starts))
     figures.overdue_max = max(figures.overdue_max, counts["overdue"])
     print(
         f"  {elapsed / 60:5.1f} min  alive  rss {mb:6.1f} MB  sent {counts.get('sent', 0):6d}"
@@ -546,10 +561,10 @@ def report(figures: Figures) -> None:
     """Print the figures and the verdict."""
     print(f"soak {figures.backend}: {figures.people} people, {figures.minutes:g} min")
     print(f"  alive checks {figures.alive_checks}, died: {figures.died or 'no'}")
-    curve = "  ".join(f"{minute:g}:{mb:.0f}" for minute, mb in figures.rss_mb)
+    curve = "  ".join(f"{minute:g}:{mb:.0f}" for minute, mb, _ in figures.rss_mb)
     print(f"  RSS curve (minute:MB): {curve}")
     if figures.rss_mb:
-        values = [mb for _, mb in figures.rss_mb]
+        values = [mb for _, mb, _ in figures.rss_mb]
         low, middle, high = min(values), statistics.median(values), max(values)
         print(f"  RSS min/median/max: {low:.0f}/{middle:.0f}/{high:.0f} MB")
     print(f"  sent {figures.sent}, lost {figures.lost}, failed {figures.failed}")

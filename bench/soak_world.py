@@ -14,8 +14,9 @@ import hashlib
 import io
 import json
 import random
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,6 +217,7 @@ class Platforms:
 
 
 PULSE_MARKERS = ("Puls ", "Pulse ")
+REF_RECORDED_WITHIN = 30.0  # seconds after a send by which its outbox row names it
 
 
 def _count_pulse(log: SendLog, text: str, has_buttons: bool) -> None:
@@ -232,7 +234,11 @@ class Responders:
     platforms: Platforms
     leaders: list[Leader]
     seed: int
+    # Which of these message references are the bot's outbox sends (prompts, pulse cards)?
+    # Leaders answer those, not the bot's replies to their answers.
+    outbox_refs: Callable[[list[str]], Awaitable[set[str]]]
     answered: set[str] = field(default_factory=set)
+    _first_seen: dict[str, float] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     _ids: int = 0
@@ -266,6 +272,18 @@ class Responders:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
+    async def _worth_answering(self, refs: list[str]) -> set[str]:
+        """Return the refs that are outbox sends; forget the bot's replies after a while."""
+        if not refs:
+            return set()
+        sends = await self.outbox_refs(refs)
+        now = time.monotonic()
+        for ref in refs:
+            first = self._first_seen.setdefault(ref, now)
+            if ref not in sends and now - first > REF_RECORDED_WITHIN:
+                self.answered.add(ref)  # a reply of the bot's, not a prompt or a pulse
+        return sends
+
     def _next_id(self) -> int:
         self._ids += 1
         return self._ids
@@ -273,10 +291,13 @@ class Responders:
     async def _answer_telegram(self, rng: random.Random) -> None:
         responders = {leader.telegram_id for leader in self.leaders if leader.responder}
         fake = self.platforms.telegram
-        for (chat_id, message_id), message in list(fake.messages.items()):
-            key = f"tg:{chat_id}:{message_id}"
-            if chat_id not in responders or key in self.answered:
-                continue
+        new = {
+            f"{chat_id}:{message_id}": message
+            for (chat_id, message_id), message in list(fake.messages.items())
+            if chat_id in responders and f"{chat_id}:{message_id}" not in self.answered
+        }
+        for key in await self._worth_answering(list(new)):
+            message, chat_id = new[key], int(key.split(":")[0])
             self.answered.add(key)
             user = FakeUser(id=chat_id, first_name=f"Leder {chat_id}")
             buttons = fake.buttons(message)
@@ -302,11 +323,16 @@ class Responders:
         responders = {
             f"D{leader.slack_id[1:]}": leader for leader in self.leaders if leader.responder
         }
-        for channel, ts, message in self.platforms.slack_messages():
-            key = f"sl:{channel}:{ts}"
-            leader = responders.get(channel)
-            if leader is None or key in self.answered or message.get("thread_ts"):
-                continue
+        new = {
+            f"{channel}:{ts}": (channel, ts, message)
+            for channel, ts, message in self.platforms.slack_messages()
+            if channel in responders
+            and f"{channel}:{ts}" not in self.answered
+            and not message.get("thread_ts")
+        }
+        for key in await self._worth_answering(list(new)):
+            channel, ts, message = new[key]
+            leader = responders[channel]
             self.answered.add(key)
             blocks = message.get("blocks") or []
             buttons = slack_buttons(blocks)

@@ -21,6 +21,7 @@ from bot.handlers.registry import build_router
 from bot.handlers.router import Router
 from bot.services.render import OutboxRenderer
 from scheduler.dispatcher import Dispatcher
+from scheduler.rate_limits import RateLimiter
 from scheduler.timing import TickOptions
 from storage.models import Audience, PeerSeries, PulseItem, PulseSurvey
 from tests import factories
@@ -216,8 +217,15 @@ def flow(sessions: async_sessionmaker[AsyncSession]) -> Flow:
     """The real router and dispatcher over a recording Slack-like channel."""
     clock = FrozenClock(factories.T0)
     channel = RecordingChannel(platform=PLATFORM)
+    # No pacing: the clock is frozen, so a row put back until its chat is free would wait
+    # for a time that never comes (pacing has its own tests in tests/scheduler).
     dispatcher = Dispatcher(
-        sessions, {PLATFORM: channel}, OutboxRenderer(), clock=clock, instance="flow"
+        sessions,
+        {PLATFORM: channel},
+        OutboxRenderer(),
+        clock=clock,
+        instance="flow",
+        limiter=RateLimiter.off(),
     )
     return Flow(
         sessions, clock, channel, build_router(sessions, clock, SECRET, Policy()), dispatcher
