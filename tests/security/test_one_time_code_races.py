@@ -27,6 +27,7 @@ from tests import factories
 from tests.security.signin_site import (
     CHAT_COOKIE,
     DASHBOARD_COOKIE,
+    Site,
     form_of,
     open_site,
     sets_cookie,
@@ -173,28 +174,35 @@ async def test_one_telegram_invite_accepted_8_times_at_once_is_spent_once(
         assert await used_count(sessions, code) == 1
 
 
+async def press_at_once(site: Site, link: str) -> list[httpx.Response]:
+    """Open `link` in CONTENDERS browsers, then press every sign-in button at the same moment."""
+    browsers = [site.browser() for _ in range(CONTENDERS)]
+    forms = []
+    for browser in browsers:
+        page = await browser.get(link)
+        assert page.status_code == 200
+        forms.append(form_of(page.text))
+    barrier = asyncio.Barrier(CONTENDERS)
+
+    async def press(browser: httpx.AsyncClient, form: tuple[str, dict[str, str]]) -> httpx.Response:
+        await barrier.wait()
+        return await browser.post(form[0], data=form[1])
+
+    try:
+        return list(
+            await asyncio.gather(*(press(b, f) for b, f in zip(browsers, forms, strict=True)))
+        )
+    finally:
+        for browser in browsers:
+            await browser.aclose()
+
+
 async def test_8_browsers_pressing_sign_in_on_one_chat_link_at_once_get_one_session(
     db_url: str, engine: AsyncEngine, sessions: Sessions
 ) -> None:
     async with open_site(db_url, engine, sessions) as site:
         link = await site.chat_link()
-        browsers = [site.browser() for _ in range(CONTENDERS)]
-        forms = []
-        for browser in browsers:
-            page = await browser.get(link)
-            assert page.status_code == 200
-            forms.append(form_of(page.text))
-        barrier = asyncio.Barrier(CONTENDERS)
-
-        async def press(
-            browser: httpx.AsyncClient, form: tuple[str, dict[str, str]]
-        ) -> httpx.Response:
-            await barrier.wait()
-            return await browser.post(form[0], data=form[1])
-
-        answers = await asyncio.gather(*(press(b, f) for b, f in zip(browsers, forms, strict=True)))
-        for browser in browsers:
-            await browser.aclose()
+        answers = await press_at_once(site, link)
     signed_in = [a for a in answers if a.status_code == 303 and sets_cookie(a, CHAT_COOKIE)]
     assert len(signed_in) == 1
     assert sorted(a.status_code for a in answers) == [303] + [410] * (CONTENDERS - 1)
@@ -207,23 +215,7 @@ async def test_8_browsers_pressing_sign_in_on_one_dashboard_link_at_once_get_one
 ) -> None:
     async with open_site(db_url, engine, sessions) as site:
         link = await site.dashboard_link()
-        browsers = [site.browser() for _ in range(CONTENDERS)]
-        forms = []
-        for browser in browsers:
-            page = await browser.get(link)
-            assert page.status_code == 200
-            forms.append(form_of(page.text))
-        barrier = asyncio.Barrier(CONTENDERS)
-
-        async def press(
-            browser: httpx.AsyncClient, form: tuple[str, dict[str, str]]
-        ) -> httpx.Response:
-            await barrier.wait()
-            return await browser.post(form[0], data=form[1])
-
-        answers = await asyncio.gather(*(press(b, f) for b, f in zip(browsers, forms, strict=True)))
-        for browser in browsers:
-            await browser.aclose()
+        answers = await press_at_once(site, link)
     signed_in = [a for a in answers if a.status_code == 303 and sets_cookie(a, DASHBOARD_COOKIE)]
     assert len(signed_in) == 1
     assert sorted(a.status_code for a in answers) == [303] + [410] * (CONTENDERS - 1)
